@@ -1,0 +1,1 @@
+"""Sources of ads and the one producer path that publishes them to ``ads.raw``."""

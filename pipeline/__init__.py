@@ -1,0 +1,1 @@
+"""adwatch stream processing: enrichment, indicators, linking, sinks, alerting and the CLI."""

@@ -1,0 +1,172 @@
+"""Settings: one frozen object from ``ADWATCH_*`` environment variables and ``adwatch.toml``.
+
+Precedence, highest first: keyword arguments, environment (nested with ``__``, e.g.
+``ADWATCH_KAFKA__BOOTSTRAP``), the TOML file (``ADWATCH_CONFIG`` or ``./adwatch.toml``),
+defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "ADWATCH_CONFIG"
+DEFAULT_CONFIG_FILE = "adwatch.toml"
+
+
+class SettingsError(ValueError):
+    """Settings are invalid; the message says which setting and why, for a human."""
+
+
+class KafkaSettings(BaseModel):
+    """Where the broker is; unset ``bootstrap`` means start the embedded Tansu broker."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset = embedded broker"
+    )
+    embedded_port: int = Field(default=0, ge=0, le=65535, description="0 = any free port")
+    partitions: int = Field(default=4, ge=1, le=1024, description="partitions per topic")
+    replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = Field(default="adwatch", min_length=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for part in value.split(","):
+            host, sep, port = part.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{part.strip()!r} is not host:port")
+        return value.strip()
+
+
+class IndexSettings(BaseModel):
+    """Where enriched ads are indexed for search."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: Literal["sqlite", "elasticsearch"] = "sqlite"
+    sqlite_path: Path | None = Field(default=None, description="default: DATA_DIR/index.sqlite3")
+    elasticsearch_url: str | None = None
+    elasticsearch_api_key: SecretStr | None = None
+
+
+class PipelineSettings(BaseModel):
+    """Processing knobs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    sink_batch_size: int = Field(default=500, ge=1, le=100_000)
+    sink_batch_seconds: float = Field(default=0.5, gt=0, le=60)
+
+
+class Settings(BaseSettings):
+    """Effective adwatch settings; build with `load_settings` to get readable errors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ADWATCH_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        toml_file=None,
+    )
+
+    data_dir: Path = Field(default=Path(".adwatch"), description="state, index, logs")
+    topic_prefix: str = Field(default="adwatch.", pattern=r"^[A-Za-z0-9._-]*$", max_length=100)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    index: IndexSettings = IndexSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then environment, then the TOML file."""
+        path = config_file_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def index_path(self) -> Path:
+        """SQLite index file."""
+        return self.index.sqlite_path or self.data_dir / "index.sqlite3"
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical name such as ``ads.raw``."""
+        return f"{self.topic_prefix}{name}"
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings as plain data, secrets replaced by ``'**********'``."""
+        return _mask(self.model_dump(mode="python"))
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********"
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def config_file_path() -> Path | None:
+    """The TOML file in effect: ``$ADWATCH_CONFIG`` (must exist) or ``./adwatch.toml``."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build `Settings`, turning validation errors into one readable `SettingsError`."""
+    path = config_file_path()
+    if path is not None and not path.is_file():
+        raise SettingsError(f"config file {path} (from ${CONFIG_ENV}) does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path)) from None
+    except ValueError as exc:  # malformed TOML, or an env value that is not valid JSON
+        where = f" in {path}" if path else ""
+        raise SettingsError(f"cannot read settings{where}: {exc}") from None
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    lines = ["invalid settings:"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        env = "ADWATCH_" + "__".join(p.upper() for p in loc)
+        toml = ".".join(loc)
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) or err["type"] == "missing" else f" (got {value!r})"
+        lines.append(f"  {toml} [env {env}]: {err['msg']}{shown}")
+    if path is not None:
+        lines.append(f"  config file: {path}")
+    return "\n".join(lines)
