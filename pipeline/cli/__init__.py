@@ -1,0 +1,1 @@
+"""The `adwatch` command line."""

@@ -1,0 +1,27 @@
+"""Entry point of the ``adwatch`` console script: wires command modules into one Typer app."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="adwatch",
+    help="Watch classified ads for trafficking indicators; flags are leads for human review.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    # Each command module exposes `register(app)`; imported here so `adwatch --help` lists all.
+    from pipeline.cli import config_cmd, ingest_cmd, schemas_cmd, search_cmd, up_cmd
+
+    for module in (up_cmd, ingest_cmd, search_cmd, config_cmd, schemas_cmd):
+        module.register(app)
+
+
+def main() -> None:
+    """Run the CLI."""
+    _register()
+    app()
