@@ -1,0 +1,27 @@
+"""Helpers shared by CLI commands: settings loading and user-facing errors."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from pipeline.settings import Settings, SettingsError, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a user-facing error (no traceback) and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    """Load settings, or exit with the readable validation message."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
