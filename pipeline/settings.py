@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
 
     def masked(self) -> dict[str, Any]:
         """Effective settings as plain data, secrets replaced by ``'**********'``."""
-        return _mask(self.model_dump(mode="python"))
+        return cast(dict[str, Any], _mask(self.model_dump(mode="python")))
 
 
 def _mask(value: Any) -> Any:

@@ -1,0 +1,186 @@
+"""The faust app: wires pure stage functions to topics. No enrichment logic lives here.
+
+    connectors ──> ads.raw ──[validate+enrich]──> ads.enriched ──[index]──> Sink (SQLite | ES)
+                      │              │                                │
+                      └──────────────┴──────> ads.deadletter <────────┘
+
+Delivery is at-least-once: an event is acked only after its output is handed to the
+producer (which faust flushes before every offset commit) or, for the sink, after the
+batch holding it is written. Sinks overwrite by ad key, so redelivery after a crash
+neither loses nor duplicates an ad.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from pipeline import topics
+from pipeline.deadletter import error_headers
+from pipeline.enrich import STAGE_ENRICH, STAGE_VALIDATE, enrich, parse_raw
+from pipeline.errors import InvalidRecord, RetriableError
+from pipeline.settings import Settings
+from pipeline.sinks import Sink
+from schemas import EnrichedAd
+
+log = logging.getLogger("adwatch.app")
+
+STAGE_INDEX = "index"
+SINK_RETRY_MAX_SECONDS = 30.0
+EXIT_SINK_FAILED = 70
+
+SinkFactory = Callable[[Settings], Sink]
+
+
+def default_sink(settings: Settings) -> Sink:
+    """The index sink configured in settings."""
+    if settings.index.backend != "sqlite":
+        raise NotImplementedError(f"index backend {settings.index.backend!r} is not available yet")
+    from pipeline.sinks.sqlite import SQLiteIndex
+
+    return SQLiteIndex.open(settings.index_path)
+
+
+def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> faust.App:
+    """Build the faust app for ``settings``; ``settings.kafka.bootstrap`` must be set."""
+    if not settings.kafka.bootstrap:
+        raise ValueError("create_app needs settings.kafka.bootstrap (the broker address)")
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka.bootstrap.split(","))
+    app = faust.App(
+        settings.kafka.consumer_group,
+        broker=brokers,
+        store="memory://",
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        processing_guarantee="at_least_once",
+        web_enabled=False,
+        datadir=str(settings.data_dir / "faust"),
+        broker_credentials=_credentials(settings),
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(
+            settings.topic(name),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.kafka.partitions,
+        )
+
+    raw, enriched, deadletter = topic(topics.RAW), topic(topics.ENRICHED), topic(topics.DEADLETTER)
+
+    async def dead_letter(event: Any, stage: str, exc: BaseException) -> None:
+        msg = event.message
+        details = exc.details if isinstance(exc, InvalidRecord) else []
+        headers = error_headers(
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            stage=stage,
+            exc=exc,
+            details=details,
+        )
+        log.warning(
+            "dead-lettered %s[%s]@%s at stage %s: %s",
+            msg.topic, msg.partition, msg.offset, stage, str(exc)[:300],
+        )  # fmt: skip
+        await deadletter.send(key=msg.key, value=msg.value or b"", headers=headers)
+
+    @app.agent(raw, name="adwatch.enrich")
+    async def enrich_agent(stream: Any) -> None:
+        default_region = settings.pipeline.default_region
+        async for event in stream.events():
+            # Catch per message: an exception escaping an agent kills it quietly and
+            # faust acks the message anyway (faust-streaming/faust#175).
+            try:
+                ad = parse_raw(event.message.value or b"")
+            except InvalidRecord as exc:
+                await dead_letter(event, STAGE_VALIDATE, exc)
+                continue
+            try:
+                out = enrich(ad, default_region)
+            except Exception as exc:  # a bug on one record: keep it, keep going
+                log.exception("enrichment failed for %s", ad.key)
+                await dead_letter(event, STAGE_ENRICH, exc)
+                continue
+            await enriched.send(key=ad.key.encode(), value=out.model_dump_json().encode())
+
+    # The sink runs in one dedicated thread: the SQLite connection lives there, and
+    # slow index writes do not block the event loop (heartbeats, fetches).
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adwatch-sink")
+    sink_holder: list[Sink] = []
+
+    async def run_in_sink_thread(fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+    @app.agent(enriched, name="adwatch.index")
+    async def index_agent(stream: Any) -> None:
+        if not sink_holder:
+            try:
+                sink_holder.append(await run_in_sink_thread(sink_factory, settings))
+            except Exception:
+                log.critical("cannot open the index sink; exiting", exc_info=True)
+                logging.shutdown()
+                os._exit(EXIT_SINK_FAILED)
+        sink = sink_holder[0]
+        size, within = settings.pipeline.sink_batch_size, settings.pipeline.sink_batch_seconds
+        async for events in stream.take_events(size, within=within):
+            batch: list[EnrichedAd] = []
+            for event in events:
+                try:
+                    batch.append(EnrichedAd.model_validate_json(event.message.value or b""))
+                except ValidationError as exc:
+                    details = exc.errors(include_url=False, include_input=False)
+                    await dead_letter(event, STAGE_INDEX, InvalidRecord(str(exc), details))
+            await _write_with_retry(sink, batch, run_in_sink_thread)
+            # take_events acks the batch when this iteration ends: only after the write.
+
+    _ = (enrich_agent, index_agent)
+    return app
+
+
+async def _write_with_retry(
+    sink: Sink, batch: list[EnrichedAd], run: Callable[..., Any]
+) -> None:
+    """Write ``batch``, backing off while the sink is unavailable (back-pressure).
+
+    Anything but `RetriableError` means we do not know what was stored: exit the
+    process at once, before the batch is acked, so the records are redelivered.
+    """
+    if not batch:
+        return
+    delay = 0.5
+    while True:
+        try:
+            await run(sink.write, batch)
+            return
+        except RetriableError as exc:
+            log.warning("sink %s unavailable (%s); retrying in %.1fs", sink.name, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SINK_RETRY_MAX_SECONDS)
+        except Exception:
+            log.critical("sink %s failed; exiting without acking the batch", sink.name, exc_info=True)
+            logging.shutdown()
+            os._exit(EXIT_SINK_FAILED)
+
+
+def _credentials(settings: Settings) -> Any:
+    k = settings.kafka
+    if not k.sasl_mechanism:
+        return None
+    return faust.SASLCredentials(
+        username=k.sasl_username,
+        password=k.sasl_password.get_secret_value() if k.sasl_password else None,
+        mechanism=k.sasl_mechanism,
+    )

@@ -1,0 +1,84 @@
+"""Run faust workers as child processes (used by `adwatch up` and the integration tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+from pipeline.broker import worker_env
+from pipeline.settings import Settings
+
+
+class WorkerProcess:
+    """One ``python -m pipeline.worker`` process bound to a broker address."""
+
+    def __init__(self, settings: Settings, bootstrap: str, log_path: Path | None = None) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.log_path = log_path or settings.data_dir / "logs" / "worker.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the current process, if any."""
+        return self._proc.pid if self._proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code once the process has ended, else None."""
+        return self._proc.poll() if self._proc else None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process is running."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> WorkerProcess:
+        """Start the worker (its own session, so a terminal Ctrl-C reaches only us)."""
+        if self.alive:
+            raise RuntimeError("worker already running")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._close_log()
+        self._log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.worker"],
+            env=worker_env(self.settings, self.bootstrap),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.starts += 1
+        return self
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """Graceful stop (SIGTERM: faust commits processed offsets), SIGKILL after timeout."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._close_log()
+        return proc.returncode if proc else None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown work at all, as in a crash."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
