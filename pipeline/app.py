@@ -64,6 +64,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
         producer_acks=-1,
         processing_guarantee="at_least_once",
         web_enabled=False,
+        broker_session_timeout=settings.kafka.session_timeout_seconds,
+        broker_rebalance_timeout=settings.kafka.rebalance_timeout_seconds,
+        broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_seconds / 10),
         datadir=str(settings.data_dir / "faust"),
         broker_credentials=_credentials(settings),
     )
