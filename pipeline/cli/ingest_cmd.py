@@ -230,7 +230,10 @@ def _broker_address(bootstrap: str | None, settings: Settings) -> str:
 def _progress() -> Iterator[tuple[ProgressCallback | None, Callable[[str], None]]]:
     """Show a byte progress bar per file on a terminal; yield its callback and a printer."""
     if not err_console.is_terminal:
-        yield None, lambda line: err_console.print(line, highlight=False, markup=False)
+        yield (
+            None,
+            lambda line: err_console.print(line, highlight=False, markup=False, soft_wrap=True),
+        )
         return
     progress = Progress(
         TextColumn("{task.description}"),
@@ -248,7 +251,12 @@ def _progress() -> Iterator[tuple[ProgressCallback | None, Callable[[str], None]
         progress.update(tasks[path], completed=done)
 
     with progress:
-        yield update, lambda line: progress.console.print(line, highlight=False, markup=False)
+        yield (
+            update,
+            lambda line: progress.console.print(
+                line, highlight=False, markup=False, soft_wrap=True
+            ),
+        )
 
 
 def _print_summary(s: IngestSummary) -> None:
@@ -272,7 +280,7 @@ def _print_summary(s: IngestSummary) -> None:
             markup=False,
         )
         for error in s.delivery_errors[:3]:
-            err_console.print(f"  {error}", markup=False, highlight=False)
+            err_console.print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
     if not s.lines:
         err_console.print("error: nothing to ingest, the files have no lines", markup=False)
 

@@ -57,6 +57,10 @@ class _Feeder(threading.Thread):
         except Exception as exc:  # shown in the panel; the stack keeps running
             self.status = f"failed: {exc}"
             return
+        if summary.aborted or summary.delivery_failed:
+            why = summary.aborted or f"{summary.delivery_failed} records not delivered"
+            self.status = f"failed: {why}"
+            return
         self.status = f"done: {summary.published} published, {summary.rejected} rejected"
 
 
