@@ -145,7 +145,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                     batch.append(EnrichedAd.model_validate_json(event.message.value or b""))
                 except ValidationError as exc:
                     details = exc.errors(include_url=False, include_input=False)
-                    await dead_letter(event, STAGE_INDEX, InvalidRecord(str(exc), details))
+                    await dead_letter(
+                        event, STAGE_INDEX, InvalidRecord(str(exc), [dict(d) for d in details])
+                    )
             await _write_with_retry(sink, batch, run_in_sink_thread)
             # take_events acks the batch when this iteration ends: only after the write.
 
@@ -153,9 +155,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     return app
 
 
-async def _write_with_retry(
-    sink: Sink, batch: list[EnrichedAd], run: Callable[..., Any]
-) -> None:
+async def _write_with_retry(sink: Sink, batch: list[EnrichedAd], run: Callable[..., Any]) -> None:
     """Write ``batch``, backing off while the sink is unavailable (back-pressure).
 
     Anything but `RetriableError` means we do not know what was stored: exit the
@@ -173,7 +173,9 @@ async def _write_with_retry(
             await asyncio.sleep(delay)
             delay = min(delay * 2, SINK_RETRY_MAX_SECONDS)
         except Exception:
-            log.critical("sink %s failed; exiting without acking the batch", sink.name, exc_info=True)
+            log.critical(
+                "sink %s failed; exiting without acking the batch", sink.name, exc_info=True
+            )
             logging.shutdown()
             os._exit(EXIT_SINK_FAILED)
 

@@ -107,7 +107,9 @@ class EmbeddedBroker:
         out = self._log if self._log is not None else subprocess.DEVNULL
         # Own session: a Ctrl-C in the terminal must not kill the broker before the
         # worker has committed; the supervisor stops it last.
-        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self._proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -116,10 +118,15 @@ class EmbeddedBroker:
                         f"Tansu exited with code {self._proc.returncode} on port {self.port}"
                         + (f"; see {self.log_path}" if self.log_path else "")
                     )
-                with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, self.port), 0.2):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection((LOOPBACK, self.port), 0.2),
+                ):
                     break
                 if time.monotonic() > deadline:
-                    raise BrokerError(f"Tansu did not listen on port {self.port} within {timeout:.0f}s")
+                    raise BrokerError(
+                        f"Tansu did not listen on port {self.port} within {timeout:.0f}s"
+                    )
                 time.sleep(0.05)
             wait_until_answers(self.bootstrap, max(1.0, deadline - time.monotonic()))
         except BaseException:
@@ -172,7 +179,9 @@ def kafka_client_options(settings: Settings) -> dict[str, object]:
     if k.sasl_mechanism:
         opts["sasl_mechanism"] = k.sasl_mechanism
         opts["sasl_plain_username"] = k.sasl_username
-        opts["sasl_plain_password"] = k.sasl_password.get_secret_value() if k.sasl_password else None
+        opts["sasl_plain_password"] = (
+            k.sasl_password.get_secret_value() if k.sasl_password else None
+        )
     return opts
 
 
@@ -186,7 +195,9 @@ def ensure_topics(settings: Settings, bootstrap: str, names: tuple[str, ...]) ->
     try:
         existing = set(admin.list_topics())
         wanted = [
-            NewTopic(settings.topic(n), settings.kafka.partitions, settings.kafka.replication_factor)
+            NewTopic(
+                settings.topic(n), settings.kafka.partitions, settings.kafka.replication_factor
+            )
             for n in names
             if settings.topic(n) not in existing
         ]

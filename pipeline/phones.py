@@ -35,7 +35,9 @@ def normalize_phone(raw: str, region: str = "US") -> str:
 def extract_phones(text: str, region: str = "US") -> list[PhoneMention]:
     """Find valid phone numbers in ``text``; offsets index into ``text``."""
     mentions: list[PhoneMention] = []
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+    for match in phonenumbers.PhoneNumberMatcher(
+        text, region, leniency=phonenumbers.Leniency.VALID
+    ):
         number = match.number
         mentions.append(
             PhoneMention(

@@ -40,11 +40,15 @@ class KafkaSettings(BaseModel):
     replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = Field(default="adwatch", min_length=1)
     session_timeout_seconds: float = Field(
-        default=10.0, ge=3.0, le=300.0,
+        default=10.0,
+        ge=3.0,
+        le=300.0,
         description="a worker that stops heartbeating leaves the group after this long",
     )
     rebalance_timeout_seconds: float = Field(
-        default=10.0, ge=3.0, le=300.0,
+        default=10.0,
+        ge=3.0,
+        le=300.0,
         description="how long a rebalance waits for members to re-join",
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

@@ -77,6 +77,7 @@ def _panel(
     table.add_column(style="bold")
     table.add_column()
     rec = progress.records
+    lag_detail = ", ".join(f"{k} {v}" for k, v in progress.lag.items())
     state = f"running (pid {worker.pid})" if worker.alive else f"exited ({worker.returncode})"
     rows: list[tuple[str, str]] = [
         ("broker", bootstrap + ("" if settings.kafka.bootstrap else "  (embedded Tansu)")),
@@ -86,7 +87,7 @@ def _panel(
         ("enriched", str(rec.get(topics.ENRICHED, 0))),
         ("dead-lettered", str(rec.get(topics.DEADLETTER, 0))),
         ("indexed", "–" if indexed is None else str(indexed)),
-        ("consumer lag", f"{progress.total_lag}  ({', '.join(f'{k} {v}' for k, v in progress.lag.items()) or 'none'})"),
+        ("consumer lag", f"{progress.total_lag}  ({lag_detail or 'none'})"),
     ]  # fmt: skip
     if feeder is not None:
         rows.append(("demo source", feeder.status))
@@ -94,7 +95,9 @@ def _panel(
         rows.append(("monitor", progress.error))
     if note:
         rows.append(("note", note))
-    rows.append(("try", 'adwatch search "new in town"   ·   adwatch search --phone "(213) 478-2231"'))
+    rows.append(
+        ("try", 'adwatch search "new in town"   ·   adwatch search --phone "(213) 478-2231"')
+    )
     for k, v in rows:
         table.add_row(k, v)
     return table
@@ -137,7 +140,10 @@ def _run(settings: Settings, bootstrap: str, files: list[Path], refresh: float) 
                     now = time.monotonic()
                     if restart_at == 0.0:
                         restart_at = now + backoff
-                        note = f"worker exited with {worker.returncode}; restarting in {backoff:.0f}s (see {worker.log_path})"
+                        note = (
+                            f"worker exited with {worker.returncode}; restarting in "
+                            f"{backoff:.0f}s (see {worker.log_path})"
+                        )
                     elif now >= restart_at:
                         worker.start()
                         backoff, restart_at = min(backoff * 2, RESTART_BACKOFF_MAX), 0.0

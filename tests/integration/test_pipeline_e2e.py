@@ -32,7 +32,12 @@ DIRECT_BAD: list[tuple[bytes, str]] = [
     (b"\xff\xfe\x00garbage", "not"),
     (json.dumps({"source": "x", "source_id": 5, "title": "t"}).encode(), "source_id"),
     (json.dumps({"source": "x", "source_id": "1", "title": "t", "price": 3}).encode(), "price"),
-    (json.dumps({"source": "x", "source_id": "2", "title": "t", "posted_at": "yesterday"}).encode(), "posted_at"),
+    (
+        json.dumps(
+            {"source": "x", "source_id": "2", "title": "t", "posted_at": "yesterday"}
+        ).encode(),
+        "posted_at",
+    ),
 ]
 
 
@@ -69,7 +74,9 @@ def test_ingest_to_index_with_bad_input(
     wait_for(lambda: index_count(settings) >= n_valid, 120, f"{n_valid} indexed ads")
     dead = [
         read_deadletter(r.value, r.headers, r.key)
-        for r in read_records(settings, bootstrap, topics.DEADLETTER, min_count=n_rejected + n_direct)
+        for r in read_records(
+            settings, bootstrap, topics.DEADLETTER, min_count=n_rejected + n_direct
+        )
     ]
 
     # Counts add up: every record published to ads.raw was indexed or dead-lettered once.

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from connectors.producer import AdProducer
+from pipeline.phones import extract_phones
 from pipeline.settings import Settings
 from pipeline.sinks.sqlite import SQLiteIndex
 from pipeline.supervisor import WorkerProcess
-from pipeline.phones import extract_phones
 from schemas import RawAd, SearchQuery
 from tests.integration.conftest import wait_for
 
@@ -27,7 +27,10 @@ def make_ads(n: int) -> list[RawAd]:
             source="restart",
             source_id=str(i),
             title=f"Listing number {i}",
-            body=f"Friendly company in Denver, call (303) 555-{i % 10000:04d} or 720-{200 + i % 700}-{i % 10000:04d}",
+            body=(
+                f"Friendly company in Denver, call (303) 555-{i % 10000:04d}"
+                f" or 720-{200 + i % 700}-{i % 10000:04d}"
+            ),
             location="Denver, CO",
         )
         for i in range(n)
