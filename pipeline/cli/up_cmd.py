@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sqlite3
 import threading
 import time
@@ -96,7 +97,7 @@ def _panel(
     if note:
         rows.append(("note", note))
     rows.append(
-        ("try", 'adwatch search "new in town"   ·   adwatch search --phone "(213) 478-2231"')
+        ("try", 'adwatch search "new in town"   ·   adwatch search --phone "(213) 555-0195"')
     )
     for k, v in rows:
         table.add_row(k, v)
@@ -125,7 +126,17 @@ def up(
         fail(str(exc))
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (systemd, docker stop, kill) like Ctrl-C: stop in order."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def _run(settings: Settings, bootstrap: str, files: list[Path], refresh: float) -> None:
+    _interrupt_on_sigterm()
     worker = WorkerProcess(settings, bootstrap).start()
     monitor = TopicMonitor(settings, bootstrap).start()
     feeder = _Feeder(settings, bootstrap, files) if files else None

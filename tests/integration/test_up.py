@@ -1,0 +1,76 @@
+"""`adwatch up`, as a user runs it: demo ads become searchable; Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connectors.synthetic import DEMO_COUNT
+from pipeline.sinks.sqlite import SQLiteIndex
+from tests.integration.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _count(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with SQLiteIndex.open(path, create=False) as idx:
+        return idx.count()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    return [int(p) for p, pp in (line.split() for line in out.splitlines()) if int(pp) == pid]
+
+
+def test_up_makes_demo_searchable_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_")}
+    adwatch = [sys.executable, "-m", "pipeline.cli"]
+    proc = subprocess.Popen(
+        [*adwatch, "up", "--refresh", "0.5"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    index = tmp_path / ".adwatch" / "index.sqlite3"
+    try:
+        wait_for(lambda: _count(index) >= DEMO_COUNT or proc.poll() is not None, 120, "demo ads")
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        assert _count(index) == DEMO_COUNT
+        children = _children(proc.pid)
+        assert len(children) == 2  # broker and worker
+
+        found = subprocess.run(
+            [*adwatch, "search", "--phone", "(213) 555-0195", "--json"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert found.returncode == 0, found.stderr
+        hits = [json.loads(line) for line in found.stdout.splitlines()]
+        assert hits and all("+12135550195" in [p["e164"] for p in h["phones"]] for h in hits)
+
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
+        assert proc.wait(timeout=90) == 0
+        output = proc.stdout.read().decode() if proc.stdout else ""
+        assert "worker stopped (exit 0)" in output
+        for pid in children:
+            wait_for(lambda pid=pid: not _alive(pid), 10, f"child {pid} to exit")
+        assert _count(index) == DEMO_COUNT  # the index outlives the embedded broker
+    finally:
+        if proc.poll() is None:
+            proc.kill()
