@@ -32,6 +32,7 @@ from connectors.producer import AdProducer, BrokerUnreachable, DeliveryError
 from pipeline.cli.common import console, err_console, fail, settings_or_exit
 from pipeline.deadletter import error_headers
 from pipeline.errors import InvalidRecord
+from pipeline.runfile import running_broker
 from pipeline.settings import KafkaSettings, Settings
 
 STAGE = "ingest"
@@ -210,13 +211,16 @@ def ingest(
 
 def _broker_address(bootstrap: str | None, settings: Settings) -> str:
     if bootstrap is None:
-        if settings.kafka.bootstrap is None:
+        if settings.kafka.bootstrap is not None:
+            return settings.kafka.bootstrap
+        running = running_broker(settings)
+        if running is None:
             fail(
-                "no broker address: start the embedded broker with `adwatch up` (it prints "
-                "its broker address) and pass it with --bootstrap HOST:PORT, or set "
-                "ADWATCH_KAFKA__BOOTSTRAP"
+                f"no broker address: start the embedded stack with `adwatch up` (from the "
+                f"same directory, data dir {settings.data_dir}), pass --bootstrap HOST:PORT, "
+                "or set ADWATCH_KAFKA__BOOTSTRAP"
             )
-        return settings.kafka.bootstrap
+        return running
     try:
         checked = KafkaSettings(bootstrap=bootstrap).bootstrap
     except ValidationError as exc:

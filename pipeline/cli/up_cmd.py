@@ -19,6 +19,7 @@ from pipeline import topics
 from pipeline.broker import BrokerError, broker_for, ensure_topics
 from pipeline.cli.common import console, fail, settings_or_exit
 from pipeline.monitor import Progress, TopicMonitor
+from pipeline.runfile import remove_runfile, write_runfile
 from pipeline.settings import Settings
 from pipeline.supervisor import WorkerProcess
 
@@ -121,7 +122,12 @@ def up(
     try:
         with broker_for(settings) as bootstrap:
             ensure_topics(settings, bootstrap, topics.ALL)
-            _run(settings, bootstrap, files, refresh)
+            if not settings.kafka.bootstrap:
+                write_runfile(settings, bootstrap)
+            try:
+                _run(settings, bootstrap, files, refresh)
+            finally:
+                remove_runfile(settings)
     except BrokerError as exc:
         fail(str(exc))
 

@@ -64,13 +64,29 @@ def test_up_makes_demo_searchable_and_stops_cleanly(tmp_path: Path) -> None:
         hits = [json.loads(line) for line in found.stdout.splitlines()]
         assert hits and all("+12135550195" in [p["e164"] for p in h["phones"]] for h in hits)
 
+        # `adwatch ingest` finds the running embedded broker by itself.
+        extra = tmp_path / "more.jsonl"
+        lines = [
+            json.dumps({"source": "tour", "source_id": str(i), "body": f"Desk for sale {i}"})
+            for i in range(5)
+        ]
+        extra.write_text("\n".join([*lines, "{oops"]) + "\n")
+        ingested = subprocess.run(
+            [*adwatch, "ingest", str(extra)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+        assert f"{extra}:6" in ingested.stdout + ingested.stderr  # the bad line, by file:line
+        wait_for(lambda: _count(index) >= DEMO_COUNT + 5, 60, "ingested ads indexed")
+
         proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
         assert proc.wait(timeout=90) == 0
         output = proc.stdout.read().decode() if proc.stdout else ""
         assert "worker stopped (exit 0)" in output
         for pid in children:
             wait_for(lambda pid=pid: not _alive(pid), 10, f"child {pid} to exit")
-        assert _count(index) == DEMO_COUNT  # the index outlives the embedded broker
+        assert _count(index) == DEMO_COUNT + 5  # the index outlives the embedded broker
+        assert not (tmp_path / ".adwatch" / "run" / "broker.json").exists()
     finally:
         if proc.poll() is None:
             proc.kill()
