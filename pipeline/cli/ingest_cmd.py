@@ -176,13 +176,17 @@ def ingest(
         None, "--source", help="source name for CDR ads (default 'cdr')"
     ),
     bootstrap: str | None = typer.Option(
-        None, "--bootstrap", help="broker host:port (default: ADWATCH_KAFKA__BOOTSTRAP)"
+        None,
+        "--bootstrap",
+        help="broker host:port (default: ADWATCH_KAFKA__BOOTSTRAP, else a running `adwatch up`)",
     ),
 ) -> None:
     """Publish ads from files to ads.raw; bad lines go to ads.deadletter, nothing is lost.
 
-    Exit code 0 when lines were read and delivered, 1 when the broker could not be reached
-    or any record was not delivered, 2 for usage errors (nothing could be read).
+    The broker is --bootstrap, else ADWATCH_KAFKA__BOOTSTRAP, else the embedded broker of an
+    `adwatch up` running on the same data directory. Exit code 0 when lines were read and
+    delivered, 1 when the broker could not be reached or any record was not delivered, 2 for
+    usage errors (nothing could be read).
     """
     problems = check_paths(paths)
     if problems:

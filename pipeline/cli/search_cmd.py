@@ -23,14 +23,15 @@ _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SNIPPET_CHARS = 80
 
-HELP = """Search indexed ads; every criterion given must hold.
-
-TEXT terms must all occur (case- and accent-insensitive; words joined by punctuation, like
-new-york, must be adjacent; emoji and other symbol-only terms match literally). With no
-criteria at all, lists the newest ads. Newest first; with TEXT, best matches first.
-WHEN is an ISO date or datetime (UTC unless it has an offset), or an age such as 30m, 24h,
-7d, 2w meaning that long before now.
-"""
+HELP = (
+    "Search indexed ads; every criterion given must hold.\n\n"
+    "TEXT terms must all occur (case- and accent-insensitive; words joined by punctuation, "
+    "like new-york, must be adjacent; emoji and other symbol-only terms match literally). "
+    "With no criteria at all, lists the newest ads. Newest first; with TEXT, best matches "
+    "first.\n\n"
+    "WHEN is an ISO date or datetime (UTC unless it has an offset), or an age such as 30m, "
+    "24h, 7d, 2w meaning that long before now."
+)
 
 
 def register(app: typer.Typer) -> None:
