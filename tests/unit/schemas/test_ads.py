@@ -306,15 +306,18 @@ _json_scalars = (
 )
 _json_values = st.recursive(
     _json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=10,
 )
 _offsets = st.builds(
     timezone, st.integers(min_value=-23 * 60, max_value=23 * 60).map(lambda m: timedelta(minutes=m))
 )
 _datetimes = st.datetimes(
-    min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.none() | _offsets
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.one_of(st.none(), _offsets),
 )
 _text = st.text(max_size=200)
 _nonblank = st.text(min_size=1, max_size=200).filter(lambda s: bool(s.strip()))
