@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import threading
 import time
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -141,6 +142,16 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _status_line(progress: Progress, indexed: int | None, worker: WorkerProcess) -> str:
+    rec = progress.records
+    state = "running" if worker.alive else f"exited({worker.returncode})"
+    return (
+        f"worker={state} ingested={rec.get(topics.RAW, 0)} enriched={rec.get(topics.ENRICHED, 0)}"
+        f" dead-lettered={rec.get(topics.DEADLETTER, 0)} indexed={indexed or 0}"
+        f" lag={progress.total_lag}"
+    )
+
+
 def _run(settings: Settings, bootstrap: str, files: list[Path], refresh: float) -> None:
     _interrupt_on_sigterm()
     worker = WorkerProcess(settings, bootstrap).start()
@@ -148,8 +159,12 @@ def _run(settings: Settings, bootstrap: str, files: list[Path], refresh: float) 
     feeder = _Feeder(settings, bootstrap, files) if files else None
     if feeder is not None:
         feeder.start()
-    backoff, restart_at, note = 1.0, 0.0, ""
-    live: Any = Live(console=console, refresh_per_second=4, transient=False)
+    # A terminal gets the live panel; a log (systemd, a pipe) gets a line when things change.
+    interactive = console.is_terminal
+    if not interactive:
+        console.print(f"adwatch up: broker {bootstrap}, index {settings.index_path}")
+    backoff, restart_at, note, last_line = 1.0, 0.0, "", ""
+    live: Any = Live(console=console, refresh_per_second=4) if interactive else nullcontext()
     try:
         with live:
             while True:
@@ -161,16 +176,27 @@ def _run(settings: Settings, bootstrap: str, files: list[Path], refresh: float) 
                             f"worker exited with {worker.returncode}; restarting in "
                             f"{backoff:.0f}s (see {worker.log_path})"
                         )
+                        if not interactive:
+                            console.print(note)
                     elif now >= restart_at:
                         worker.start()
                         backoff, restart_at = min(backoff * 2, RESTART_BACKOFF_MAX), 0.0
-                live.update(
-                    _panel(settings, bootstrap, worker, monitor.snapshot(),
-                           indexed_count(settings.index_path), feeder, note)
-                )  # fmt: skip
+                        note = f"worker restarted ({worker.starts} starts in all)"
+                progress, indexed = monitor.snapshot(), indexed_count(settings.index_path)
+                if interactive:
+                    live.update(
+                        _panel(settings, bootstrap, worker, progress, indexed, feeder, note)
+                    )
+                else:
+                    line = _status_line(progress, indexed, worker)
+                    if feeder is not None:
+                        line += f" demo={feeder.status!r}"
+                    if line != last_line:
+                        console.print(line, highlight=False)
+                        last_line = line
                 time.sleep(refresh)
     except KeyboardInterrupt:
-        console.print("stopping: worker first (commits its work), then the broker…")
+        console.print("\nstopping: worker first (commits its work), then the broker…")
     finally:
         code = worker.stop()
         monitor.close()
