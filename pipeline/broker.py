@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -19,6 +18,7 @@ from typing import IO
 
 from pydantic import BaseModel, SecretStr
 
+from pipeline.processes import stop_process
 from pipeline.settings import Settings
 
 LOOPBACK = "127.0.0.1"
@@ -158,14 +158,8 @@ class EmbeddedBroker:
         (memory storage), so a short grace period is enough.
         """
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            stop_process(proc, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import IO
 
 from pipeline.broker import worker_env
+from pipeline.processes import stop_process
 from pipeline.settings import Settings
 
 
@@ -59,17 +58,9 @@ class WorkerProcess:
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """Graceful stop (SIGTERM: faust commits processed offsets), SIGKILL after timeout."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        code = stop_process(self._proc, timeout) if self._proc is not None else None
         self._close_log()
-        return proc.returncode if proc else None
+        return code
 
     def kill(self) -> None:
         """SIGKILL: no shutdown work at all, as in a crash."""

@@ -13,6 +13,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.types import UtcDatetime
+
 SCHEMA_VERSION: Final = 1
 MAX_TEXT_CHARS = 100_000
 _REGION = re.compile(r"^[A-Z]{2}$")
@@ -45,8 +47,8 @@ class AdFields(BaseModel):
     url: str | None = Field(default=None, max_length=4096)
     title: str = Field(default="", max_length=MAX_TEXT_CHARS)
     body: str = Field(default="", max_length=MAX_TEXT_CHARS)
-    posted_at: datetime | None = None
-    scraped_at: datetime = Field(default_factory=_utcnow)
+    posted_at: UtcDatetime | None = None
+    scraped_at: UtcDatetime = Field(default_factory=_utcnow)
     location: str | None = Field(default=None, max_length=500)
     region: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country hint")
     image_urls: list[str] = Field(default_factory=list, max_length=200)
@@ -59,13 +61,6 @@ class AdFields(BaseModel):
             value = value.strip().upper() or None
         if value is not None and not (isinstance(value, str) and _REGION.match(value)):
             raise ValueError("region must be an ISO 3166-1 alpha-2 code such as 'US'")
-        return value
-
-    @field_validator("posted_at", "scraped_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
         return value
 
     @model_validator(mode="after")
@@ -152,7 +147,7 @@ class EnrichedAd(AdFields):
     cluster_id: str | None = None
     linked_ads: list[str] = Field(default_factory=list)
     linked_phones: list[str] = Field(default_factory=list)
-    enriched_at: datetime = Field(default_factory=_utcnow)
+    enriched_at: UtcDatetime = Field(default_factory=_utcnow)
 
     @model_validator(mode="after")
     def _key_matches(self) -> EnrichedAd:

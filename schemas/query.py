@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from schemas.types import UtcDatetime
 
 
 class SearchQuery(BaseModel):
@@ -18,21 +18,13 @@ class SearchQuery(BaseModel):
 
     text: str | None = Field(default=None, description="full-text terms, all must occur")
     phones: list[str] = Field(default_factory=list, description="E.164; any may match")
-    since: datetime | None = Field(default=None, description="posted (or scraped) at or after")
-    until: datetime | None = Field(default=None, description="posted (or scraped) before")
+    since: UtcDatetime | None = Field(default=None, description="posted (or scraped) at or after")
+    until: UtcDatetime | None = Field(default=None, description="posted (or scraped) before")
     sources: list[str] = Field(default_factory=list)
     flags_any: list[str] = Field(default_factory=list)
     flags_all: list[str] = Field(default_factory=list)
     min_score: float | None = Field(default=None, ge=0.0, le=1.0)
     limit: int = Field(default=20, ge=1, le=10_000)
-
-    @field_validator("since", "until")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        # Naive times mean UTC, as everywhere in adwatch; comparing naive with aware fails.
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
 
     @model_validator(mode="after")
     def _range(self) -> SearchQuery:
