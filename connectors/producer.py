@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from pipeline import topics
+from pipeline.broker import kafka_client_options
 from pipeline.errors import RetriableError
 from pipeline.settings import Settings
 from schemas import SCHEMA_VERSION, RawAd
@@ -201,7 +202,6 @@ def producer_config(
     client_id: str = "adwatch-ingest",
 ) -> dict[str, Any]:
     """KafkaProducer options: idempotent, ``acks=all``, short linger, settings' security."""
-    kafka = settings.kafka
     config: dict[str, Any] = {
         "bootstrap_servers": [part.strip() for part in bootstrap.split(",")],
         "client_id": client_id,
@@ -219,11 +219,6 @@ def producer_config(
         # dead broker cannot hang ingest; re-running is safe, keys are stable.
         "request_timeout_ms": 15_000,
         "delivery_timeout_ms": 30_000,
-        "security_protocol": kafka.security_protocol,
     }
-    if kafka.sasl_mechanism is not None:
-        config["sasl_mechanism"] = kafka.sasl_mechanism
-        config["sasl_plain_username"] = kafka.sasl_username
-        if kafka.sasl_password is not None:
-            config["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    config.update(kafka_client_options(settings))
     return config

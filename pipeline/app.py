@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -181,11 +182,14 @@ async def _write_with_retry(sink: Sink, batch: list[EnrichedAd], run: Callable[.
 
 
 def _credentials(settings: Settings) -> Any:
+    """Faust broker credentials matching the kafka-python options of `kafka_client_options`."""
     k = settings.kafka
-    if not k.sasl_mechanism:
-        return None
-    return faust.SASLCredentials(
-        username=k.sasl_username,
-        password=k.sasl_password.get_secret_value() if k.sasl_password else None,
-        mechanism=k.sasl_mechanism,
-    )
+    tls = ssl.create_default_context() if k.security_protocol.endswith("SSL") else None
+    if k.sasl_mechanism:
+        return faust.SASLCredentials(
+            username=k.sasl_username,
+            password=k.sasl_password.get_secret_value() if k.sasl_password else None,
+            mechanism=k.sasl_mechanism,
+            ssl_context=tls,
+        )
+    return faust.SSLCredentials(tls) if tls is not None else None

@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pydantic import BaseModel, SecretStr
 
@@ -56,8 +56,11 @@ def broker_binary() -> str:
         raise BrokerError(f"no Tansu broker binary: {exc}") from None
 
 
-def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
-    """Block until a Kafka client gets metadata from ``bootstrap``, or raise `BrokerError`."""
+def wait_until_answers(bootstrap: str, timeout: float = 20.0, **client_options: Any) -> None:
+    """Block until a Kafka client gets metadata from ``bootstrap``, or raise `BrokerError`.
+
+    ``client_options`` are kafka-python security options (`kafka_client_options`).
+    """
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -66,7 +69,10 @@ def wait_until_answers(bootstrap: str, timeout: float = 20.0) -> None:
     while time.monotonic() < deadline:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap, request_timeout_ms=2000, bootstrap_timeout_ms=2000
+                bootstrap_servers=bootstrap,
+                request_timeout_ms=2000,
+                bootstrap_timeout_ms=2000,
+                **client_options,
             )
         except (KafkaError, OSError, ValueError) as exc:
             last = exc
@@ -175,7 +181,7 @@ class EmbeddedBroker:
 def broker_for(settings: Settings) -> Iterator[str]:
     """Yield a bootstrap address: the configured Kafka, or a fresh embedded broker."""
     if settings.kafka.bootstrap:
-        wait_until_answers(settings.kafka.bootstrap)
+        wait_until_answers(settings.kafka.bootstrap, **kafka_client_options(settings))
         yield settings.kafka.bootstrap
         return
     log = settings.data_dir / "logs" / "broker.log"
@@ -183,10 +189,10 @@ def broker_for(settings: Settings) -> Iterator[str]:
         yield broker.bootstrap
 
 
-def kafka_client_options(settings: Settings) -> dict[str, object]:
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
     """Security options for kafka-python clients, from settings."""
     k = settings.kafka
-    opts: dict[str, object] = {"security_protocol": k.security_protocol}
+    opts: dict[str, Any] = {"security_protocol": k.security_protocol}
     if k.sasl_mechanism:
         opts["sasl_mechanism"] = k.sasl_mechanism
         opts["sasl_plain_username"] = k.sasl_username
