@@ -20,7 +20,7 @@ from pipeline import topics
 from pipeline.broker import BrokerError, broker_for, ensure_topics
 from pipeline.cli.common import console, fail, settings_or_exit
 from pipeline.monitor import Progress, TopicMonitor
-from pipeline.runfile import remove_runfile, write_runfile
+from pipeline.runfile import remove_runfile, running_broker, write_runfile
 from pipeline.settings import Settings
 from pipeline.supervisor import WorkerProcess
 
@@ -120,6 +120,12 @@ def up(
         if not f.is_file():
             fail(f"no such file: {f}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    running = running_broker(settings)
+    if running is not None and not settings.kafka.bootstrap:
+        fail(
+            f"adwatch up is already running on data dir {settings.data_dir} (broker {running}); "
+            "stop it first, or use another ADWATCH_DATA_DIR"
+        )
     try:
         with broker_for(settings) as bootstrap:
             ensure_topics(settings, bootstrap, topics.ALL)

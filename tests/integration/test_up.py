@@ -64,6 +64,13 @@ def test_up_makes_demo_searchable_and_stops_cleanly(tmp_path: Path) -> None:
         hits = [json.loads(line) for line in found.stdout.splitlines()]
         assert hits and all("+12135550195" in [p["e164"] for p in h["phones"]] for h in hits)
 
+        # A second `adwatch up` on the same data directory refuses, saying why.
+        second = subprocess.run(
+            [*adwatch, "up"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 2
+        assert "already running" in second.stderr
+
         # `adwatch ingest` finds the running embedded broker by itself.
         extra = tmp_path / "more.jsonl"
         lines = [
