@@ -152,7 +152,14 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
             await _write_with_retry(sink, batch, run_in_sink_thread)
             # take_events acks the batch when this iteration ends: only after the write.
 
-    _ = (enrich_agent, index_agent)
+    @app.on_before_shutdown.connect
+    async def close_sink(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # After the consumer stopped: no batch is in flight. Close in the sink's own thread.
+        while sink_holder:
+            await run_in_sink_thread(sink_holder.pop().close)
+        executor.shutdown(wait=False)
+
+    _ = (enrich_agent, index_agent, close_sink)
     return app
 
 

@@ -92,6 +92,8 @@ def test_up_makes_demo_searchable_and_stops_cleanly(tmp_path: Path) -> None:
         assert "worker stopped (exit 0)" in output
         for pid in children:
             wait_for(lambda pid=pid: not _alive(pid), 10, f"child {pid} to exit")
+        # The worker closed its index connection: SQLite checkpointed and removed the WAL.
+        assert not index.with_name(index.name + "-wal").exists()
         assert _count(index) == DEMO_COUNT + 5  # the index outlives the embedded broker
         assert not (tmp_path / ".adwatch" / "run" / "broker.json").exists()
     finally:
