@@ -11,7 +11,6 @@ dead-letter the bad ones with their original bytes::
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,8 +19,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from pydantic import ValidationError
-
+from pipeline.errors import InvalidRecord
+from pipeline.validate import json_object, raw_ad
 from schemas import RawAd
 
 Format = Literal["auto", "jsonl", "cdr"]
@@ -121,29 +120,16 @@ def _read_stream(
 def parse_line(line: bytes, fmt: Format = "auto", source: str | None = None) -> RawAd:
     """Parse one line (without its line ending) into a `RawAd`, or raise `LineError`."""
     try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LineError("not UTF-8", f"not UTF-8: invalid byte at position {exc.start}") from None
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LineError("not JSON", f"not JSON: {exc.msg} (col {exc.colno})") from None
-    if not isinstance(data, dict):
-        kind = "not a JSON object"
-        raise LineError(kind, f"{kind}: got a JSON {_json_type(data)}")
-    if fmt == "cdr" or (fmt == "auto" and is_cdr(data)):
-        fields = cdr_to_fields(data, source or CDR_SOURCE)
-    else:
-        fields = data
-        if source is not None and "source" not in fields:
-            fields = {**fields, "source": source}
-    try:
-        return RawAd.model_validate(fields)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        locs = sorted({_loc(e["loc"]) for e in errors})
-        details = json.loads(json.dumps(errors, default=str))
-        raise LineError(f"invalid record: {', '.join(locs)}", _summarize(errors), details) from None
+        data = json_object(line)
+        if fmt == "cdr" or (fmt == "auto" and is_cdr(data)):
+            fields = cdr_to_fields(data, source or CDR_SOURCE)
+        else:
+            fields = data
+            if source is not None and "source" not in fields:
+                fields = {**fields, "source": source}
+        return raw_ad(fields)
+    except InvalidRecord as exc:
+        raise LineError(exc.kind, str(exc), exc.details) from None
 
 
 def is_cdr(data: dict[str, Any]) -> bool:
@@ -200,21 +186,6 @@ def parse_timestamp(value: object) -> datetime:
         except (OverflowError, OSError, ValueError):
             pass
     raise LineError("invalid CDR: timestamp", f"bad crawl timestamp {value!r}")
-
-
-def _json_type(value: object) -> str:
-    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "record"
-
-
-def _summarize(errors: list[Any]) -> str:
-    parts = [f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:5]]
-    more = len(errors) - len(parts)
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 # Tags whose text is not page content; <title> is kept apart as the page title.

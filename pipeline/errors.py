@@ -14,9 +14,12 @@ from typing import Any
 class InvalidRecord(Exception):
     """A record that no retry will fix; it goes to the dead-letter topic."""
 
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, message: str, details: list[dict[str, Any]] | None = None, kind: str | None = None
+    ) -> None:
         super().__init__(message)
         self.details = details or []
+        self.kind = kind or "invalid record"  # short and countable, for summaries
 
 
 class RetriableError(Exception):

@@ -28,8 +28,8 @@ pytestmark = pytest.mark.integration
 # What a non-Python producer might put on ads.raw directly, bypassing ingest's checks.
 DIRECT_BAD: list[tuple[bytes, str]] = [
     (b"{not json", "not JSON"),
-    (b'"just a string"', "must be a JSON object"),
-    (b"\xff\xfe\x00garbage", "not"),
+    (b'"just a string"', "not a JSON object: got a JSON string"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
     (json.dumps({"source": "x", "source_id": 5, "title": "t"}).encode(), "source_id"),
     (json.dumps({"source": "x", "source_id": "1", "title": "t", "price": 3}).encode(), "price"),
     (

@@ -236,3 +236,17 @@ def test_ingest_fixture_matches_reader(tmp_path: Path, name: str) -> None:
     assert {r.line_no: r.raw for r in out if not r.ok} == fixture.bad_bytes
     assert len(fixture.bad_lines) == 8 and len(fixture.valid_keys) == 1_000
     assert all(r.line_no not in fixture.blank_lines for r in out)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"[" * 100_000, b'{"source": "s", "source_id": "1", "title": "x", "n": ' + b"9" * 5000 + b"}"],
+    ids=["deep-nesting", "huge-integer"],
+)
+def test_hostile_json_is_a_bad_line_not_a_crash(tmp_path: Path, line: bytes) -> None:
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(line + b"\n" + dumps(AD) + b"\n")
+    results = list(read_ads(path))
+    assert [r.ok for r in results] == [False, True]
+    assert results[0].kind == "not JSON"
+    assert results[0].line_no == 1

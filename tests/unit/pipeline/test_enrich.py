@@ -64,12 +64,12 @@ def test_parse_raw_keeps_unicode() -> None:
         (b"\xff\xfe\xfa garbage", "not"),
         (b'{"title": "caf\xe9"}', "not UTF-8"),
         (b"\x80\x81\x82\x83", "not"),
-        (b"[1, 2]", "JSON object, got list"),
-        (b'"a string"', "JSON object, got str"),
-        (b"123", "JSON object, got int"),
-        (b"1.5", "JSON object, got float"),
-        (b"null", "JSON object, got NoneType"),
-        (b"true", "JSON object, got bool"),
+        (b"[1, 2]", "not a JSON object: got a JSON array"),
+        (b'"a string"', "not a JSON object: got a JSON string"),
+        (b"123", "not a JSON object: got a JSON number"),
+        (b"1.5", "not a JSON object: got a JSON number"),
+        (b"null", "not a JSON object: got a JSON null"),
+        (b"true", "not a JSON object: got a JSON boolean"),
     ],
 )
 def test_parse_raw_bad_bytes(value: bytes, says: str) -> None:
