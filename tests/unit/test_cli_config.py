@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from pathlib import Path
 
@@ -13,13 +12,9 @@ from pipeline.cli import config_cmd
 
 
 @pytest.fixture(autouse=True)
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ADWATCH_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no ./adwatch.toml from the developer's checkout
-    monkeypatch.setenv("ADWATCH_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
+def clean_env(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ADWATCH_DATA_DIR", str(isolated_env / "data"))
+    return isolated_env
 
 
 def run(*args: str) -> Result:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,14 +20,10 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ADWATCH_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no ./adwatch.toml from the developer's checkout
-    monkeypatch.setenv("ADWATCH_DATA_DIR", str(tmp_path / "data"))
+def data_dir(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ADWATCH_DATA_DIR", str(isolated_env / "data"))
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps tables to the terminal width
-    return tmp_path / "data"
+    return isolated_env / "data"
 
 
 @pytest.fixture

@@ -13,15 +13,8 @@ from pipeline.settings import Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No ADWATCH_* from the outside, and a cwd without an adwatch.toml."""
-    for key in list(os.environ):
-        if key.startswith("ADWATCH_"):
-            monkeypatch.delenv(key)
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    return cwd
+def clean_env(isolated_env: Path) -> Path:
+    return isolated_env
 
 
 def write_toml(path: Path, text: str) -> Path:
