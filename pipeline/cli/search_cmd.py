@@ -18,6 +18,7 @@ from pipeline.query_sql import split_terms
 from pipeline.settings import Settings
 from pipeline.sinks.sqlite import SchemaVersionError, SQLiteIndex
 from schemas import EnrichedAd, SearchQuery
+from schemas.types import as_utc
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -132,9 +133,7 @@ def parse_when(value: str, option: str, now: datetime) -> datetime:
             f"{option}: {value!r} is not a date, datetime or age "
             "(try 2024-05-01, 2024-05-01T18:00, 30m, 24h, 7d)"
         )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+    return as_utc(moment)
 
 
 def _phone(raw: str, settings: Settings) -> str:
