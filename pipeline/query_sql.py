@@ -23,9 +23,10 @@ Semantics, shared with the other evaluators of `SearchQuery`:
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 
 from schemas import SearchQuery
+from schemas.types import as_utc
 
 # bm25 column weights for (title, body): a word in the title counts more.
 _BM25 = "bm25(ads_fts, 2.0, 1.0)"
@@ -112,9 +113,7 @@ def fts5_query(terms: list[str]) -> str:
 
 def epoch(moment: datetime) -> float:
     """Unix epoch seconds; a naive datetime is taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return as_utc(moment).timestamp()
 
 
 def _is_token_char(ch: str) -> bool:
