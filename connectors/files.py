@@ -22,6 +22,7 @@ from typing import IO, Any, Literal
 from pipeline.errors import InvalidRecord
 from pipeline.validate import json_object, raw_ad
 from schemas import RawAd
+from schemas.types import as_utc
 
 Format = Literal["auto", "jsonl", "cdr"]
 FORMATS: tuple[Format, ...] = ("auto", "jsonl", "cdr")
@@ -178,7 +179,7 @@ def parse_timestamp(value: object) -> datetime:
                 raise LineError(
                     "invalid CDR: timestamp", f"bad crawl timestamp {value!r}"
                 ) from None
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return as_utc(parsed)
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) >= _EPOCH_MS_ABOVE else value
         try:

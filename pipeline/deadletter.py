@@ -18,6 +18,7 @@ from schemas.deadletter import (
     H_STAGE,
     H_TOPIC,
 )
+from schemas.types import as_utc
 
 Headers = list[tuple[str, bytes]]
 MAX_MESSAGE_CHARS = 2_000
@@ -93,4 +94,4 @@ def _time(text: str | None) -> datetime:
         when = None
     if when is None:
         return datetime.now(UTC)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return as_utc(when)
