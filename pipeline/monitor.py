@@ -46,6 +46,7 @@ class TopicMonitor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._error: str | None = None
+        self._lag_consumer: Any = None  # group-bound, for committed offsets; made on demand
         self._thread = threading.Thread(target=self._run, name="adwatch-monitor", daemon=True)
 
     def start(self) -> TopicMonitor:
@@ -104,8 +105,6 @@ class TopicMonitor:
         finally:
             if consumer is not None:
                 consumer.close()
-
-    _lag_consumer: Any = None
 
     def _lag(self, next_offsets: dict[Any, int]) -> dict[str, int]:
         from kafka.errors import KafkaError
