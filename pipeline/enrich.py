@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pipeline.phones import extract_phones
+from pipeline.extract import extract_text
 from pipeline.validate import json_object, raw_ad
 from schemas import EnrichedAd, RawAd
 
@@ -27,13 +27,14 @@ def content_hash(ad: RawAd) -> str:
 
 
 def enrich(ad: RawAd, default_region: str = "US") -> EnrichedAd:
-    """Add normalized phones and a content hash to a validated ad."""
+    """Add phones, entities and a content hash to a validated ad."""
     text = ad.text
-    region = ad.region or default_region
+    found = extract_text(text, ad.region or default_region)
     return EnrichedAd(
         **ad.model_dump(),
         key=ad.key,
         text=text,
         content_hash=content_hash(ad),
-        phones=extract_phones(text, region),
+        phones=found.phones,
+        entities=found.entities,
     )

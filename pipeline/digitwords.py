@@ -1,0 +1,57 @@
+"""Spelled-out digits ("nine one six", "4one5", "Seven-One-Three") turned into digits.
+
+`project_digit_words` rewrites every run of letters made only of digit words (one…nine,
+zero, "oh") and the look-alike letters o/l/i into digits. The result has the same length
+as its input, so offsets carry over: each word becomes its digit followed by `PAD`
+characters ("nine" → "9" + 3 × PAD). A run must be nothing but digit words: "someone" and
+"phone" are left alone, "nineonesix" becomes 9·1·6 and "onezero07" 1·0·07. Runs of
+look-alikes alone ("O", "l", "lol") become the weak digits `WEAK_ZERO`/`WEAK_ONE`: they
+count only between real digits, so the pronoun in "I 212 555 0123" is not part of it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+DIGIT_WORDS: Final = {
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+LOOKALIKES: Final = {"o": "0", "l": "1", "i": "1"}
+PAD: Final = "\x01"
+WEAK_ZERO: Final = "\x02"
+WEAK_ONE: Final = "\x03"
+
+_UNITS = sorted([*DIGIT_WORDS, *LOOKALIKES], key=len, reverse=True)
+_UNIT = "(?:" + "|".join(_UNITS) + ")"
+# The first unit must not follow a letter; the lookbehind sits after the first character
+# so the regex engine can skip quickly to positions holding a possible first letter.
+_FIRST = "(?:" + "|".join(rf"{u[0]}(?<![a-z]{u[0]}){u[1:]}" for u in _UNITS) + ")"
+_RUN: Final = re.compile(rf"{_FIRST}{_UNIT}*(?![a-z])")
+_TOKEN: Final = re.compile(_UNIT)
+_WEAK = {"o": WEAK_ZERO, "l": WEAK_ONE, "i": WEAK_ONE}
+
+
+def _digits(match: re.Match[str]) -> str:
+    run = match.group()
+    if len(run) == 1 or not run.strip("oli"):
+        return "".join(_WEAK[c] for c in run)
+    out: list[str] = []
+    for token in _TOKEN.findall(run):
+        out.append((DIGIT_WORDS.get(token) or LOOKALIKES[token]) + PAD * (len(token) - 1))
+    return "".join(out)
+
+
+def project_digit_words(lowered: str) -> str:
+    """Replace digit-word runs in ``lowered`` (lower-case text) by digits, same length."""
+    return _RUN.sub(_digits, lowered)
