@@ -12,6 +12,7 @@ count only between real digits, so the pronoun in "I 212 555 0123" is not part o
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 DIGIT_WORDS: Final = {
@@ -43,7 +44,11 @@ _WEAK = {"o": WEAK_ZERO, "l": WEAK_ONE, "i": WEAK_ONE}
 
 
 def _digits(match: re.Match[str]) -> str:
-    run = match.group()
+    return _run_digits(match.group())
+
+
+@lru_cache(maxsize=4096)
+def _run_digits(run: str) -> str:
     if len(run) == 1 or not run.strip("oli"):
         return "".join(_WEAK[c] for c in run)
     out: list[str] = []

@@ -3,74 +3,79 @@
 How `extract_phones` reads a text:
 
     text ─ normalize() ─ lower() ─ project_digit_words() ─ candidate runs ─ groups ─ numbers
-          (Unicode digits,          ("nineonesix" → 916)   (digits and o/l/i   (windows on group
-           keycaps, HTML…)                                   joined by ≤5        boundaries,
-                                                             separator chars)    phonenumbers)
+          (Unicode digits,          ("nineonesix" → 916,   (≥7 digits joined  (whole run, or
+           keycaps, HTML…)           lone o/l/i → weak)     by ≤5 separator    windows on group
+                                                            characters)        boundaries,
+                                                                               phonenumbers)
 
-A candidate is any run of at least seven digits (or o/l/i standing for 0/1 next to digits)
-joined by separators: spaces, line breaks, dashes, dots, slashes, stars, tildes, brackets,
-emoji — anything but letters and a few hard stops (, ; : ! ? $ € £ % @ # & quotes). Each
-run is cut into the digit groups it was written in; the whole run, or else windows that
-start and end on group boundaries, are validated with phonenumbers. In a NANP region a
-window must also look like a phone number (3-3-4, 3-7, ten digits, each digit apart…), so
-price lists and dates that happen to hold ten digits are not taken. Runs after "post id",
-"order #", "zip" and the like, and groups glued to a currency sign or unit, are not phones.
+Separators are anything but letters, digits and a few hard stops (, ; : ! ? $ € £ % @ # &
+quotes): spaces, line breaks, dashes, dots, slashes, stars, tildes, underscores, brackets,
+emoji. A run is cut into the digit groups it was written in; the whole run, or else
+windows that start and end on group boundaries, are validated with phonenumbers. In a NANP
+region a window must also be shaped like a phone number (3-3-4, 3-7, ten digits, each digit
+apart…), so price lists and dates that happen to hold ten digits are not taken. Runs after
+"post id", "order #", "zip" and the like, and groups glued to a currency sign or a unit,
+are not phones.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberFormat, geocoder
+from phonenumbers import PhoneNumberFormat
 
 from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO, project_digit_words
+from pipeline.phone_validate import NANP_REGIONS, ValidNumber, clear_cache, validate
 from pipeline.textnorm import NormalizedText, normalize
 from schemas import PhoneMention
 
-EXTRACTOR: Final = "adwatch.phones"
-NANP_REGIONS: Final = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+__all__ = ["EXTRACTOR", "PhoneNumberError", "clear_cache", "extract_phones", "normalize_phone"]
 
+EXTRACTOR: Final = "adwatch.phones"
+
+_SPECIAL = PAD + WEAK_ZERO + WEAK_ONE
 _DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
-_SEP = rf"(?:[^\w{PAD}{WEAK_ZERO}{WEAK_ONE},;:!?$€£¥%@#&'\"]|_)"
-_CANDIDATE = re.compile(rf"(?:\+\s?)?[(\[{{]?{_DIG}(?:{_SEP}{{0,5}}{_DIG}){{6,}}")
-_GROUP = re.compile(rf"[0-9{PAD}{WEAK_ZERO}{WEAK_ONE}]+")
+_SEP = rf"[^\w{_SPECIAL},;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
+_CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,5}}{_DIG}){{6,}}")
+_HAS_SPECIAL = re.compile(f"[{_SPECIAL}]")
+_GROUP = re.compile(rf"[0-9{_SPECIAL}]+")
 _TO_DIGIT = str.maketrans({WEAK_ZERO: "0", WEAK_ONE: "1", PAD: None})
-_PLAIN_GROUP = re.compile(r"[0-9]+")
-_WEAK_CHARS = WEAK_ZERO + WEAK_ONE + PAD
-_NANP_NATIONAL = re.compile(r"[2-9][0-9]{2}[2-9][0-9]{6}")
-_NOT_A_PHONE_BEFORE = re.compile(
-    r"(?:\b(?:post(?:ing)?|listing|ref(?:erence)?|order|invoice|item|sku|ticket|case|"
-    r"confirmation|tracking|account|acct|zip|postal|code|id|ad\s*(?:id|#|no))"
-    r"\s*(?:id|no|num|number|code)?\s*[#:.]?\s*)$"
-)
+# Words after which a number is an identifier or a code, not a phone ("Post #99812",
+# "ID: 7623481902", "zip 33101"); checked on the text just before a run.
+_ID_WORDS: Final = (
+    "post", "posting", "listing", "ref", "reference", "order", "invoice", "item", "sku",
+    "ticket", "case", "confirmation", "tracking", "account", "acct", "zip", "postal", "code",
+    "id", "ad", "no", "num", "number",
+)  # fmt: skip
+_PHONE_WORDS: Final = ("phone", "cell", "tel", "mobile", "contact", "call", "text", "txt")
 _UNIT_AFTER = re.compile(
     r"\s?(?:%|(?:lbs?|kgs?|cm|mm|ft|in|inch|inches|mi|km|miles|usd|dollars|roses?|hrs?|"
     r"hours?|mins?|minutes|am|pm|k|yo|years?)\b)"
 )
 _CURRENCY = frozenset("$€£¥")
 _PLAIN = re.compile(r"\+?\(?[0-9]+(?:(?:\) ?|[ .-])[0-9]+)*")
+_PLAIN_GROUP = re.compile(r"[0-9]+")
+_NON_DIGIT = re.compile(r"[^0-9]+")
+_WORD = re.compile(r"[a-z]+")
 
 _TEN: Final = frozenset({(10,), (3, 7), (3, 3, 4), (6, 4), (3, 3, 2, 2)})
 _NANP_SHAPES: Final = _TEN | {(1, *s) for s in _TEN} | {(s[0] + 1, *s[1:]) for s in _TEN}
 
 
-@dataclass(frozen=True, slots=True)
-class _Valid:
-    e164: str
-    region: str | None
-    geo: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
+class _Group(NamedTuple):
     digits: str
     start: int  # span in the projected text
     end: int
-    weak: bool  # made only of letters standing for digits
+    weak: bool  # only look-alike letters (o, l, i) standing for digits
+
+
+class _Hit(NamedTuple):
+    first: int  # index of the first and last group of the number
+    last: int
+    number: ValidNumber
+    whole: bool  # the number is the whole run, not a window cut from it
 
 
 class PhoneNumberError(ValueError):
@@ -91,49 +96,24 @@ def normalize_phone(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def _described(number: PhoneNumber, region: str | None) -> _Valid:
-    geo = geocoder.description_for_valid_number(number, "en") or None
-    return _Valid(phonenumbers.format_number(number, PhoneNumberFormat.E164), region, geo)
-
-
-@lru_cache(maxsize=65_536)
-def _validate(digits: str, region: str, plus: bool) -> _Valid | None:
-    """Validate a digit string written in an ad of ``region`` (cached: phones repeat)."""
-    national = None
-    if plus and digits[:1] == "1":
-        national = digits[1:]
-    elif not plus and region in NANP_REGIONS:
-        national = digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
-    if national is not None and len(national) == 10:
-        if not _NANP_NATIONAL.fullmatch(national):
-            return None
-        number = PhoneNumber(country_code=1, national_number=int(national))
-        found = phonenumbers.region_code_for_number(number)
-        return _described(number, found) if found else None
-    try:
-        number = phonenumbers.parse(("+" if plus else "") + digits, None if plus else region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return _described(number, phonenumbers.region_code_for_number(number))
-
-
-def clear_cache() -> None:
-    """Forget cached validations (benchmarks measure cold runs with it)."""
-    _validate.cache_clear()
-
-
 def _groups(projected: str, start: int, end: int) -> list[_Group]:
-    groups = []
-    for m in _GROUP.finditer(projected, start, end):
-        run = m.group()
-        digits = run.translate(_TO_DIGIT)
-        groups.append(_Group(digits, m.start(), m.end(), not run.strip(_WEAK_CHARS)))
-    while groups and groups[0].weak:
-        groups.pop(0)
-    while groups and groups[-1].weak:
-        groups.pop()
+    """The digit groups of a candidate run, without weak ends, currency or unit groups."""
+    if _HAS_SPECIAL.search(projected, start, end):
+        groups = [
+            _Group(
+                m.group().translate(_TO_DIGIT), m.start(), m.end(), not m.group().strip(_SPECIAL)
+            )
+            for m in _GROUP.finditer(projected, start, end)
+        ]
+        while groups and groups[0].weak:
+            groups.pop(0)
+        while groups and groups[-1].weak:
+            groups.pop()
+    else:
+        groups = [
+            _Group(m.group(), m.start(), m.end(), False)
+            for m in _GROUP.finditer(projected, start, end)
+        ]
     if groups and projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
         groups.pop(0)
     if groups and _UNIT_AFTER.match(projected, groups[-1].end):
@@ -141,75 +121,94 @@ def _groups(projected: str, start: int, end: int) -> list[_Group]:
     return groups
 
 
-def _cuts_and_shape(groups: list[_Group]) -> tuple[set[int], list[int]]:
-    """Digit offsets where a number may start or end (group boundaries), and for each
-    digit the id of its group, consecutive one-digit groups ("6 1 9 …") counting as one."""
-    cuts = {0}
-    merged_id: list[int] = []
-    current = -1
+def _shape(groups: list[_Group]) -> tuple[int, ...]:
+    """Group sizes, consecutive one-digit groups ("6 1 9 …") counting as one group."""
+    sizes: list[int] = []
     previous_single = False
     for group in groups:
         single = len(group.digits) == 1
-        if not (single and previous_single):
-            current += 1
-        merged_id.extend([current] * len(group.digits))
-        cuts.add(len(merged_id))
+        if single and previous_single:
+            sizes[-1] += 1
+        else:
+            sizes.append(len(group.digits))
         previous_single = single
-    return cuts, merged_id
-
-
-def _shape(merged_id: list[int], a: int, b: int) -> tuple[int, ...]:
-    sizes: list[int] = []
-    for k in range(a, b):
-        if k == a or merged_id[k] != merged_id[k - 1]:
-            sizes.append(0)
-        sizes[-1] += 1
     return tuple(sizes)
 
 
-def _numbers(groups: list[_Group], region: str, plus: bool) -> list[tuple[int, int, _Valid]]:
-    """Digit windows ``(a, b, number)`` of ``groups`` that are valid phone numbers."""
+def _window_lengths(digits: str, a: int, plus: bool, nanp: bool) -> range | tuple[int, ...]:
+    if plus and a == 0:
+        return range(min(len(digits), 15), 7, -1)
+    if nanp:
+        return (11, 10) if digits[a] == "1" else (10,)
+    return range(min(len(digits) - a, 15), 6, -1)
+
+
+def _numbers(groups: list[_Group], region: str, plus: bool) -> list[_Hit]:
+    """The valid phone numbers in a run: the whole run, or windows on group boundaries."""
     digits = "".join(g.digits for g in groups)
     n = len(digits)
     nanp = region in NANP_REGIONS
     if n <= 17 and (plus or not nanp or n in (10, 11) or digits.startswith("011")):
-        whole = _validate(digits, region, plus)
+        whole = validate(digits, region, plus)
         if whole is not None:
-            return [(0, n, whole)]
-    cuts, merged_id = _cuts_and_shape(groups)
-    found: list[tuple[int, int, _Valid]] = []
-    a = 0
-    while a < n:
+            return [_Hit(0, len(groups) - 1, whole, True)]
+    starts = [0]
+    for g in groups:
+        starts.append(starts[-1] + len(g.digits))
+    ends = {offset: k for k, offset in enumerate(starts)}  # digit offset -> group index
+    hits: list[_Hit] = []
+    first = 0
+    while first < len(groups):
+        a = starts[first]
         hit = None
-        if a in cuts:
-            if plus and a == 0:
-                lengths: range | tuple[int, ...] = range(min(n, 15), 7, -1)
-            elif nanp:
-                lengths = (11, 10) if digits[a] == "1" else (10,)
-            else:
-                lengths = range(min(n - a, 15), 6, -1)
-            for length in lengths:
-                b = a + length
-                if b > n or b not in cuts:
-                    continue
-                if nanp and not (plus and a == 0) and _shape(merged_id, a, b) not in _NANP_SHAPES:
-                    continue
-                valid = _validate(digits[a:b], region, plus and a == 0)
-                if valid is not None:
-                    hit = (a, b, valid)
-                    break
+        for length in _window_lengths(digits, a, plus, nanp):
+            last = ends.get(a + length, 0) - 1
+            if last < first:
+                continue
+            window_plus = plus and first == 0
+            if nanp and not window_plus and _shape(groups[first : last + 1]) not in _NANP_SHAPES:
+                continue
+            number = validate(digits[a : a + length], region, window_plus)
+            if number is not None:
+                hit = _Hit(first, last, number, False)
+                break
         if hit is None:
-            a += 1
+            first += 1
         else:
-            found.append(hit)
-            a = hit[1]
-    return found
+            hits.append(hit)
+            first = hit.last + 1
+    return hits
 
 
 def _is_obfuscated(raw: str) -> bool:
-    """True unless ``raw`` is written the plain way parsers expect (ASCII digits, one
-    space, dot or dash between a few groups)."""
+    """True unless ``raw`` is written the plain way parsers expect.
+
+    Plain is ASCII digits in at most five groups with one space, dot or dash between them,
+    an optional "+" and brackets around the area code.
+    """
     return not (_PLAIN.fullmatch(raw) and len(_PLAIN_GROUP.findall(raw)) <= 5)
+
+
+def _is_identifier(projected: str, start: int) -> bool:
+    """True when the text before a run names it an identifier (post/order/zip…)."""
+    before = projected[max(0, start - 24) : start].rstrip(" #:.-\n")
+    if not before[-1:].isalpha():
+        return False
+    words = _WORD.findall(before)
+    if words[-1] in ("no", "num", "number"):  # "ad no." is an id, "phone number" is not
+        return len(words) > 1 and words[-2] in _ID_WORDS and words[-2] not in _PHONE_WORDS
+    return words[-1] in _ID_WORDS
+
+
+def _lead_in(projected: str, start: int) -> tuple[int, bool]:
+    """Extend a run back over an opening bracket and a "+"; say whether there was one."""
+    if projected[start - 1 : start] in ("(", "[", "{"):
+        start -= 1
+    if projected[start - 1 : start] == "+":
+        return start - 1, True
+    if projected[start - 2 : start] == "+ ":
+        return start - 2, True
+    return start, False
 
 
 def extract_phones(
@@ -224,37 +223,59 @@ def extract_phones(
     lowered = norm.text.lower()
     if len(lowered) != len(norm.text):  # lower() expanded a rare letter: keep the case
         lowered = norm.text
-    projected = project_digit_words(lowered)
+    projected = project_digit_words(lowered.replace("_", " "))
     mentions: list[PhoneMention] = []
     for cand in _CANDIDATE.finditer(projected):
-        if _NOT_A_PHONE_BEFORE.search(projected, max(0, cand.start() - 30), cand.start()):
+        start, plus = _lead_in(projected, cand.start())
+        if _is_identifier(projected, start):
             continue
-        groups = _groups(projected, cand.start(), cand.end())
-        if not groups:
-            continue
-        plus = cand.group().startswith("+") and groups[0].start < cand.start() + 3
-        total = sum(len(g.digits) for g in groups)
-        bounds = [0]
-        for g in groups:
-            bounds.append(bounds[-1] + len(g.digits))
-        for a, b, valid in _numbers(groups, region, plus):
-            first_group, last_group = bounds.index(a), bounds.index(b) - 1
-            first = groups[first_group].start
-            if first_group == 0 and first - cand.start() <= 3:
-                first = cand.start()  # keep a leading "+" or "(" in the span
-            start, end = norm.span(first, groups[last_group].end)
-            raw = text[start:end]
+        for begin, end, number, whole in _hits(projected, cand, start, plus, region):
+            begin, end = norm.span(begin, end)
+            raw = text[begin:end]
             mentions.append(
                 PhoneMention(
                     raw=raw,
-                    start=start,
+                    start=begin,
                     end=end,
                     extractor=EXTRACTOR,
-                    confidence=1.0 if b - a == total else 0.8,
-                    e164=valid.e164,
+                    confidence=1.0 if whole else 0.8,
+                    e164=number.e164,
                     obfuscated=_is_obfuscated(raw),
-                    region=valid.region,
-                    geo=valid.geo,
+                    region=number.region,
+                    geo=number.geo,
                 )
             )
     return mentions
+
+
+def _hits(
+    projected: str, cand: re.Match[str], start: int, plus: bool, region: str
+) -> list[tuple[int, int, ValidNumber, bool]]:
+    """Numbers in one candidate run: ``(start, end, number, whole)``, projected offsets."""
+    run = cand.group()
+    if (
+        _HAS_SPECIAL.search(run) is None
+        and projected[cand.start() - 1 : cand.start()] not in _CURRENCY
+        and _UNIT_AFTER.match(projected, cand.end()) is None
+    ):  # the common case: plain digits making one number
+        digits = _NON_DIGIT.sub("", run)
+        if len(digits) in (10, 11) or (plus and len(digits) <= 17):
+            number = validate(digits, region, plus)
+            if number is not None:
+                return [(start, cand.end(), number, True)]
+    groups = _groups(projected, cand.start(), cand.end())
+    if not groups:
+        return []
+    plus = plus and groups[0].start == cand.start()
+    found = []
+    for hit in _numbers(groups, region, plus):
+        begin = start if hit.first == 0 and groups[0].start == cand.start() else None
+        found.append(
+            (
+                groups[hit.first].start if begin is None else begin,
+                groups[hit.last].end,
+                hit.number,
+                hit.whole,
+            )
+        )
+    return found

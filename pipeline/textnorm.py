@@ -1,4 +1,4 @@
-"""Text normalization that keeps a map back to the original offsets.
+r"""Text normalization that keeps a map back to the original offsets.
 
 Extractors match on a normalized copy of an ad's text and report spans in the original:
 
@@ -43,27 +43,73 @@ _SPECIAL = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _MARKUP = re.compile(r"</?[A-Za-z]|<!--|&#?[A-Za-z0-9]{2,31};")
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote br dd div dl dt fieldset figcaption figure footer "
-    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot "
-    "th thead tr ul".split()
-)
-_INLINE_TAGS = frozenset("a abbr b bdi bdo big cite code em font i kbd mark q s small span "
-                         "strike strong sub sup time tt u var wbr".split())
+_BLOCK_TAGS = frozenset((
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot",
+    "th", "thead", "tr", "ul",
+))  # fmt: skip
+_INLINE_TAGS = frozenset((
+    "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "em", "font", "i", "kbd", "mark",
+    "q", "s", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var",
+    "wbr",
+))  # fmt: skip
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
 
 # Letters that look like Latin O/o/I/l and are used in their place.
 _LOOKALIKES = {
-    "О": "O", "о": "o", "Ο": "O", "ο": "o", "Օ": "O", "օ": "o", "〇": "0",
-    "І": "I", "і": "i", "Ι": "I", "ι": "i", "Ӏ": "I", "ӏ": "l", "ǀ": "l",
-    "Ѕ": "S", "ѕ": "s", "А": "A", "а": "a", "Е": "E", "е": "e", "Т": "T",
-    "В": "B", "М": "M", "Н": "H", "Р": "P", "р": "p", "С": "C", "с": "c",
-    "Х": "X", "х": "x", "у": "y", "К": "K",
+    "О": "O",
+    "о": "o",
+    "Ο": "O",
+    "ο": "o",
+    "Օ": "O",
+    "օ": "o",
+    "〇": "0",
+    "І": "I",
+    "і": "i",
+    "Ι": "I",
+    "ι": "i",
+    "Ӏ": "I",
+    "ӏ": "l",
+    "ǀ": "l",
+    "Ѕ": "S",
+    "ѕ": "s",
+    "А": "A",
+    "а": "a",
+    "Е": "E",
+    "е": "e",
+    "Т": "T",
+    "В": "B",
+    "М": "M",
+    "Н": "H",
+    "Р": "P",
+    "р": "p",
+    "С": "C",
+    "с": "c",
+    "Х": "X",
+    "х": "x",
+    "у": "y",
+    "К": "K",
 }
 _PUNCT = {
-    "‘": "'", "’": "'", "‛": "'", "′": "'", "ʼ": "'", "“": '"', "”": '"', "″": '"',
-    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-", "﹣": "-",
-    "－": "-", "…": "...",
+    "‘": "'",
+    "’": "'",
+    "‛": "'",
+    "′": "'",
+    "ʼ": "'",
+    "“": '"',
+    "”": '"',
+    "″": '"',
+    "‐": "-",
+    "‑": "-",
+    "‒": "-",
+    "–": "-",
+    "—": "-",
+    "―": "-",
+    "−": "-",
+    "﹣": "-",
+    "－": "-",
+    "…": "...",
 }
 _LINE_BREAKS = "\n\r\f\v\x1c\x1d\x1e\x85\u2028\u2029"
 _DROP = "\x00"  # marker: the character is removed and its span joins the one before
@@ -218,20 +264,30 @@ class NormalizedText:
         return self.original[start:end], start, end
 
 
-_ASCII_SPACES = {"\t": " ", "\r": "\n", "\f": "\n", "\v": "\n", "\x1c": "\n", "\x1d": "\n",
-                 "\x1e": "\n"}
+_PLAIN_ASCII = frozenset(chr(c) for c in range(32, 127)) | {"\n"}
+_ODD_ASCII = re.compile(r"[\t\r\f\v\x1c-\x1e]")
+_ASCII_SPACES = {
+    "\t": " ",
+    "\r": "\n",
+    "\f": "\n",
+    "\v": "\n",
+    "\x1c": "\n",
+    "\x1d": "\n",
+    "\x1e": "\n",
+}
 
 
 def _one_to_one(text: str) -> str | None:
-    """``text`` with every character folded, when each folds to exactly one character;
-    None when some character expands or disappears (then offsets need a map)."""
-    for ch in set(text):
-        if ch.isascii():
-            folded = _ASCII_SPACES.get(ch, ch)
-        else:
-            folded = _fold_char(ch)
-            if len(folded) != 1 or folded == _DROP:
-                return None
+    """``text`` with every character folded, when each folds to exactly one character.
+
+    None when some character expands or disappears (then offsets need a map).
+    """
+    for ch in set(text) - _PLAIN_ASCII:
+        folded = _ASCII_SPACES.get(ch) if ch.isascii() else _fold_char(ch)
+        if folded is None or len(folded) != 1 or folded == _DROP:
+            if folded is None:
+                continue  # an ASCII character kept as it is
+            return None
         if folded != ch:
             text = text.replace(ch, folded)
     return text
@@ -265,7 +321,7 @@ def normalize(text: str) -> NormalizedText:
     """
     has_markup = ("<" in text or "&" in text) and _MARKUP.search(text) is not None
     if not has_markup:
-        if text.isascii() and not any(c in text for c in _ASCII_SPACES):
+        if text.isascii() and _ODD_ASCII.search(text) is None:
             return NormalizedText(text, text, OffsetMap())
         folded = _one_to_one(text)
         if folded is not None:
