@@ -40,6 +40,7 @@ _UNIT = "(?:" + "|".join(_UNITS) + ")"
 _FIRST = "(?:" + "|".join(rf"{u[0]}(?<![a-z]{u[0]}){u[1:]}" for u in _UNITS) + ")"
 _RUN: Final = re.compile(rf"{_FIRST}{_UNIT}*(?![a-z])")
 _TOKEN: Final = re.compile(_UNIT)
+_SPOKEN_SEPARATOR: Final = re.compile(r"(?<![a-z])(?:dash|dot|hyphen)(?![a-z])")
 _WEAK = {"o": WEAK_ZERO, "l": WEAK_ONE, "i": WEAK_ONE}
 
 
@@ -58,5 +59,10 @@ def _run_digits(run: str) -> str:
 
 
 def project_digit_words(lowered: str) -> str:
-    """Replace digit-word runs in ``lowered`` (lower-case text) by digits, same length."""
+    """Replace digit-word runs in ``lowered`` (lower-case text) by digits, same length.
+
+    The words "dash", "dot" and "hyphen" ("seven zero two dash five…") become spaces.
+    """
+    if "dash" in lowered or "dot" in lowered or "hyphen" in lowered:
+        lowered = _SPOKEN_SEPARATOR.sub(lambda m: " " * len(m.group()), lowered)
     return _RUN.sub(_digits, lowered)

@@ -4,7 +4,7 @@ How `extract_phones` reads a text:
 
     text ─ normalize() ─ lower() ─ project_digit_words() ─ candidate runs ─ groups ─ numbers
           (Unicode digits,          ("nineonesix" → 916,   (≥7 digits joined  (whole run, or
-           keycaps, HTML…)           lone o/l/i → weak)     by ≤5 separator    windows on group
+           keycaps, HTML…)           lone o/l/i → weak)     by ≤8 separator    windows on group
                                                             characters)        boundaries,
                                                                                phonenumbers)
 
@@ -38,18 +38,22 @@ EXTRACTOR: Final = "adwatch.phones"
 _SPECIAL = PAD + WEAK_ZERO + WEAK_ONE
 _DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
 _SEP = rf"[^\w{_SPECIAL},;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
-_CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,5}}{_DIG}){{6,}}")
+_CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
 _HAS_SPECIAL = re.compile(f"[{_SPECIAL}]")
 _GROUP = re.compile(rf"[0-9{_SPECIAL}]+")
 _TO_DIGIT = str.maketrans({WEAK_ZERO: "0", WEAK_ONE: "1", PAD: None})
 # Words after which a number is an identifier or a code, not a phone ("Post #99812",
-# "ID: 7623481902", "zip 33101"); checked on the text just before a run.
-_ID_WORDS: Final = (
+# "ID: 7623481902", "zip 33101", "order no. 1234567"); checked on the text before a run.
+_ID_WORDS: Final = frozenset({
     "post", "posting", "listing", "ref", "reference", "order", "invoice", "item", "sku",
-    "ticket", "case", "confirmation", "tracking", "account", "acct", "zip", "postal", "code",
-    "id", "ad", "no", "num", "number",
-)  # fmt: skip
-_PHONE_WORDS: Final = ("phone", "cell", "tel", "mobile", "contact", "call", "text", "txt")
+    "ticket", "case", "confirmation", "tracking", "account", "acct", "zip", "postal", "id",
+    "serial", "model", "vin", "lot", "ssn",
+})  # fmt: skip
+_NUMBER_WORDS: Final = frozenset({"no", "num", "number", "code", "id"})  # "order no.", "zip code"
+_HASH_WORDS: Final = frozenset({"ad", "post", "listing", "order", "item", "ref"})  # "ad #"
+_DATE_LIKE = re.compile(
+    r"(?:19|20)[0-9]{2}([-/.])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([-/.])[0-9]{1,2}\2(?:19|20)?[0-9]{2}"
+)
 _UNIT_AFTER = re.compile(
     r"\s?(?:%|(?:lbs?|kgs?|cm|mm|ft|in|inch|inches|mi|km|miles|usd|dollars|roses?|hrs?|"
     r"hours?|mins?|minutes|am|pm|k|yo|years?)\b)"
@@ -143,12 +147,12 @@ def _window_lengths(digits: str, a: int, plus: bool, nanp: bool) -> range | tupl
     return range(min(len(digits) - a, 15), 6, -1)
 
 
-def _numbers(groups: list[_Group], region: str, plus: bool) -> list[_Hit]:
+def _numbers(groups: list[_Group], region: str, plus: bool, whole: bool = True) -> list[_Hit]:
     """The valid phone numbers in a run: the whole run, or windows on group boundaries."""
     digits = "".join(g.digits for g in groups)
     n = len(digits)
     nanp = region in NANP_REGIONS
-    if n <= 17 and (plus or not nanp or n in (10, 11) or digits.startswith("011")):
+    if whole and n <= 17 and (plus or not nanp or n in (10, 11) or digits.startswith("011")):
         whole = validate(digits, region, plus)
         if whole is not None:
             return [_Hit(0, len(groups) - 1, whole, True)]
@@ -190,14 +194,18 @@ def _is_obfuscated(raw: str) -> bool:
 
 
 def _is_identifier(projected: str, start: int) -> bool:
-    """True when the text before a run names it an identifier (post/order/zip…)."""
-    before = projected[max(0, start - 24) : start].rstrip(" #:.-\n")
+    """True when the text before a run names it an identifier (post id, order no., zip)."""
+    window = projected[max(0, start - 24) : start]
+    before = window.rstrip(" #:.-\n")
     if not before[-1:].isalpha():
         return False
     words = _WORD.findall(before)
-    if words[-1] in ("no", "num", "number"):  # "ad no." is an id, "phone number" is not
-        return len(words) > 1 and words[-2] in _ID_WORDS and words[-2] not in _PHONE_WORDS
-    return words[-1] in _ID_WORDS
+    last = words[-1]
+    if last in _NUMBER_WORDS and len(words) > 1 and words[-2] in _ID_WORDS | _HASH_WORDS:
+        return True  # "post id", "order no.", "zip code", "ad no" ("area code" is not)
+    if last in _HASH_WORDS and "#" in window[len(before) :]:
+        return True  # "ad #", "listing #"
+    return last in _ID_WORDS
 
 
 def _lead_in(projected: str, start: int) -> tuple[int, bool]:
@@ -253,7 +261,9 @@ def _hits(
 ) -> list[tuple[int, int, ValidNumber, bool]]:
     """Numbers in one candidate run: ``(start, end, number, whole)``, projected offsets."""
     run = cand.group()
-    if (
+    if _DATE_LIKE.search(run):
+        plus = False  # a date inside: only windows shaped like phone numbers count
+    elif (
         _HAS_SPECIAL.search(run) is None
         and projected[cand.start() - 1 : cand.start()] not in _CURRENCY
         and _UNIT_AFTER.match(projected, cand.end()) is None
@@ -268,7 +278,7 @@ def _hits(
         return []
     plus = plus and groups[0].start == cand.start()
     found = []
-    for hit in _numbers(groups, region, plus):
+    for hit in _numbers(groups, region, plus, whole=_DATE_LIKE.search(run) is None):
         begin = start if hit.first == 0 and groups[0].start == cand.start() else None
         found.append(
             (
