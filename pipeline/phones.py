@@ -39,6 +39,11 @@ _SPECIAL = PAD + WEAK_ZERO + WEAK_ONE
 _DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
 _SEP = rf"[^\w{_SPECIAL},;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
 _CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
+_GLUE = re.compile(
+    rf"(?<=[0-9])[#&@](?=[0-9])"  # 713#555#0147
+    rf"|(?<=(?<![0-9])[0-9]),(?=[0-9](?![0-9]))"  # 7,1,3,5,…
+    rf"|(?<={PAD}),(?=\s*[0-9{WEAK_ZERO}{WEAK_ONE}])"  # seven one three, five five five
+)
 _HAS_SPECIAL = re.compile(f"[{_SPECIAL}]")
 _GROUP = re.compile(rf"[0-9{_SPECIAL}]+")
 _TO_DIGIT = str.maketrans({WEAK_ZERO: "0", WEAK_ONE: "1", PAD: None})
@@ -184,6 +189,20 @@ def _numbers(groups: list[_Group], region: str, plus: bool, whole: bool = True) 
     return hits
 
 
+def _project(lowered: str) -> str:
+    """The text phones are matched on: digit words as digits and odd separators as spaces.
+
+    Same length as ``lowered``. Hard stops become spaces where they only separate digits:
+    a "#", "&" or "@" between two digits ("713#555#0147"), commas between single digits
+    ("7,1,3,…") or after spelled-out digits ("seven one three, five five five"), so
+    prices ("1,200") and list punctuation elsewhere still end a run.
+    """
+    projected = project_digit_words(lowered.replace("_", " "))
+    if "," in projected or "#" in projected or "&" in projected or "@" in projected:
+        projected = _GLUE.sub(" ", projected)
+    return projected
+
+
 def _is_obfuscated(raw: str) -> bool:
     """True unless ``raw`` is written the plain way parsers expect.
 
@@ -231,7 +250,7 @@ def extract_phones(
     lowered = norm.text.lower()
     if len(lowered) != len(norm.text):  # lower() expanded a rare letter: keep the case
         lowered = norm.text
-    projected = project_digit_words(lowered.replace("_", " "))
+    projected = _project(lowered)
     mentions: list[PhoneMention] = []
     for cand in _CANDIDATE.finditer(projected):
         start, plus = _lead_in(projected, cand.start())
