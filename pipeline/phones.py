@@ -20,6 +20,7 @@ are not phones.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Final, NamedTuple
 
@@ -37,13 +38,13 @@ EXTRACTOR: Final = "adwatch.phones"
 
 _SPECIAL = PAD + WEAK_ZERO + WEAK_ONE
 _DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
-_SEP = rf"[^\w{_SPECIAL},;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
+_SEP = rf"[^\w{_SPECIAL}+,;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
 _CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
-_GLUE = re.compile(
-    rf"(?<=[0-9])[#&@](?=[0-9])"  # 713#555#0147
-    rf"|(?<=(?<![0-9])[0-9]),(?=[0-9](?![0-9]))"  # 7,1,3,5,…
-    rf"|(?<={PAD}),(?=\s*[0-9{WEAK_ZERO}{WEAK_ONE}])"  # seven one three, five five five
-)
+# Hard stops that only glue digits together: "713#555#0147", "713+555+0147", "7,1,3,5,…",
+# and a comma after a spelled-out digit ("seven one three, five five five"). Checked in `_unglue`.
+_GLUE = re.compile(rf"[0-9{PAD}][#&@,+]")
+_GLUE_STOPS = ",#&@+"
+_DIGITISH = frozenset("0123456789" + WEAK_ZERO + WEAK_ONE)
 _HAS_SPECIAL = re.compile(f"[{_SPECIAL}]")
 _GROUP = re.compile(rf"[0-9{_SPECIAL}]+")
 _TO_DIGIT = str.maketrans({WEAK_ZERO: "0", WEAK_ONE: "1", PAD: None})
@@ -56,15 +57,18 @@ _ID_WORDS: Final = frozenset({
 })  # fmt: skip
 _NUMBER_WORDS: Final = frozenset({"no", "num", "number", "code", "id"})  # "order no.", "zip code"
 _HASH_WORDS: Final = frozenset({"ad", "post", "listing", "order", "item", "ref"})  # "ad #"
-_DATE_LIKE = re.compile(
-    r"(?:19|20)[0-9]{2}([-/.])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([-/.])[0-9]{1,2}\2(?:19|20)?[0-9]{2}"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
+_DATE_LIKE = re.compile(  # 2025-06-15, 12/24/2025, 24.12.25 (not inside longer digit runs)
+    rf"(?<![0-9])(?:(?:19|20)[0-9]{{2}}([-/.]){_MONTH}\1{_DAY}"
+    rf"|{_DAY}([-/.]){_DAY}\2(?:19|20)?[0-9]{{2}})(?![0-9])"
 )
 _UNIT_AFTER = re.compile(
     r"\s?(?:%|(?:lbs?|kgs?|cm|mm|ft|in|inch|inches|mi|km|miles|usd|dollars|roses?|hrs?|"
     r"hours?|mins?|minutes|am|pm|k|yo|years?)\b)"
 )
 _CURRENCY = frozenset("$€£¥")
-_PLAIN = re.compile(r"\+?\(?[0-9]+(?:(?:\) ?|[ .-])[0-9]+)*")
+_PLAIN = re.compile(r"\+?\(?[0-9]+(?:(?:\)[ .-]?|[ .-]\(?|\()[0-9]+)*")
 _PLAIN_GROUP = re.compile(r"[0-9]+")
 _NON_DIGIT = re.compile(r"[^0-9]+")
 _WORD = re.compile(r"[a-z]+")
@@ -78,6 +82,9 @@ class _Group(NamedTuple):
     start: int  # span in the projected text
     end: int
     weak: bool  # only look-alike letters (o, l, i) standing for digits
+
+
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
 
 
 class _Hit(NamedTuple):
@@ -105,28 +112,27 @@ def normalize_phone(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def _groups(projected: str, start: int, end: int) -> list[_Group]:
-    """The digit groups of a candidate run, without weak ends, currency or unit groups."""
+def _groups(projected: str, start: int, end: int, strip_weak: bool = True) -> list[_Group]:
+    """The digit groups of a candidate run.
+
+    Short look-alike words at the ends ("I", "lol") are dropped unless ``strip_weak`` is
+    false; a 3-letter one could not start a number anyway (no area code begins with 0/1).
+    """
     if _HAS_SPECIAL.search(projected, start, end):
-        groups = [
-            _Group(
-                m.group().translate(_TO_DIGIT), m.start(), m.end(), not m.group().strip(_SPECIAL)
-            )
-            for m in _GROUP.finditer(projected, start, end)
-        ]
-        while groups and groups[0].weak:
+        groups = []
+        for m in _GROUP.finditer(projected, start, end):
+            run = m.group()
+            weak = not run.strip(_SPECIAL)
+            groups.append(_new(_Group, (run.translate(_TO_DIGIT), m.start(), m.end(), weak)))
+        while strip_weak and groups and groups[0].weak and len(groups[0].digits) < 4:
             groups.pop(0)
-        while groups and groups[-1].weak:
+        while strip_weak and groups and groups[-1].weak and len(groups[-1].digits) < 4:
             groups.pop()
     else:
         groups = [
-            _Group(m.group(), m.start(), m.end(), False)
+            _new(_Group, (m.group(), m.start(), m.end(), False))
             for m in _GROUP.finditer(projected, start, end)
         ]
-    if groups and projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
-        groups.pop(0)
-    if groups and _UNIT_AFTER.match(projected, groups[-1].end):
-        groups.pop()
     return groups
 
 
@@ -147,20 +153,68 @@ def _shape(groups: list[_Group]) -> tuple[int, ...]:
 def _window_lengths(digits: str, a: int, plus: bool, nanp: bool) -> range | tuple[int, ...]:
     if plus and a == 0:
         return range(min(len(digits), 15), 7, -1)
+    if nanp and digits.startswith("011", a):  # dialled from the US: 011, country, number
+        return range(min(len(digits) - a, 18), 10, -1)
     if nanp:
         return (11, 10) if digits[a] == "1" else (10,)
     return range(min(len(digits) - a, 15), 6, -1)
 
 
-def _numbers(groups: list[_Group], region: str, plus: bool, whole: bool = True) -> list[_Hit]:
-    """The valid phone numbers in a run: the whole run, or windows on group boundaries."""
+def _well_formed(sizes: tuple[int, ...], seps: list[str]) -> bool:
+    """A run may be a NANP number as a whole.
+
+    It needs phone-shaped groups, or one separator used throughout ("70 25 55 01 47"):
+    "22-32. 24/7. 100" is not one.
+    """
+    return sizes in _NANP_SHAPES or len(set(seps)) <= 1
+
+
+def _numbers(
+    groups: list[_Group],
+    seps: list[str],
+    region: str,
+    plus: bool,
+    try_whole: bool = True,
+    blocked: frozenset[int] = frozenset(),
+) -> list[_Hit]:
+    """The valid phone numbers in a run: the whole run, or windows on group boundaries.
+
+    ``seps[k]`` is what separates group k from group k+1. A window cut from a longer run
+    must be set apart by a separator it does not use inside ("Oh 212-555-0123",
+    "12/24/2025 702-555-0123"), so "Rates 40/210/220/1000" holds no phone; a run made of
+    nothing but phone numbers ("702 555 0123 702 555 0145") is the exception. Groups in
+    ``blocked`` (a price, a measure, an id) are in no number but still part of the run.
+    """
     digits = "".join(g.digits for g in groups)
     n = len(digits)
     nanp = region in NANP_REGIONS
-    if whole and n <= 17 and (plus or not nanp or n in (10, 11) or digits.startswith("011")):
-        whole = validate(digits, region, plus)
+    plausible = plus or not nanp or n in (10, 11) or digits.startswith("011")
+    if try_whole and not blocked and n <= 17 and plausible:
+        whole = None
+        if plus or not nanp or _well_formed(_shape(groups), seps):
+            whole = validate(digits, region, plus)
         if whole is not None:
             return [_Hit(0, len(groups) - 1, whole, True)]
+    hits = _windows(groups, seps, digits, region, plus, blocked, strict=True)
+    if nanp and len(groups) > 1 and not blocked:
+        tiled = _windows(groups, seps, digits, region, plus, blocked, strict=False)
+        covers = bool(tiled) and tiled[0].first == 0 and tiled[-1].last == len(groups) - 1
+        contiguous = all(b.first == a.last + 1 for a, b in itertools.pairwise(tiled))
+        if covers and contiguous and len(tiled) > len(hits):
+            hits = tiled
+    return hits
+
+
+def _windows(
+    groups: list[_Group],
+    seps: list[str],
+    digits: str,
+    region: str,
+    plus: bool,
+    blocked: frozenset[int],
+    strict: bool,
+) -> list[_Hit]:
+    nanp = region in NANP_REGIONS
     starts = [0]
     for g in groups:
         starts.append(starts[-1] + len(g.digits))
@@ -172,11 +226,14 @@ def _numbers(groups: list[_Group], region: str, plus: bool, whole: bool = True) 
         hit = None
         for length in _window_lengths(digits, a, plus, nanp):
             last = ends.get(a + length, 0) - 1
-            if last < first:
+            if last < first or first in blocked or last in blocked:
                 continue
             window_plus = plus and first == 0
-            if nanp and not window_plus and _shape(groups[first : last + 1]) not in _NANP_SHAPES:
-                continue
+            if nanp and not window_plus and not digits.startswith("011", a):
+                if _shape(groups[first : last + 1]) not in _NANP_SHAPES:
+                    continue
+                if strict and not _set_apart(groups, seps, first, last):
+                    continue
             number = validate(digits[a : a + length], region, window_plus)
             if number is not None:
                 hit = _Hit(first, last, number, False)
@@ -189,6 +246,14 @@ def _numbers(groups: list[_Group], region: str, plus: bool, whole: bool = True) 
     return hits
 
 
+def _set_apart(groups: list[_Group], seps: list[str], first: int, last: int) -> bool:
+    if all(len(g.digits) == 1 for g in groups[first : last + 1]):
+        return True  # digits written one by one: nothing to compare
+    inside = set(seps[first:last])
+    outside = [seps[k] for k in (first - 1, last) if 0 <= k < len(seps)]
+    return not any(sep in inside for sep in outside)
+
+
 def _project(lowered: str) -> str:
     """The text phones are matched on: digit words as digits and odd separators as spaces.
 
@@ -198,9 +263,28 @@ def _project(lowered: str) -> str:
     prices ("1,200") and list punctuation elsewhere still end a run.
     """
     projected = project_digit_words(lowered.replace("_", " "))
-    if "," in projected or "#" in projected or "&" in projected or "@" in projected:
-        projected = _GLUE.sub(" ", projected)
+    if any(stop in projected for stop in _GLUE_STOPS):
+        projected = _GLUE.sub(lambda m: _unglue(m, projected), projected)
     return projected
+
+
+def _unglue(match: re.Match[str], text: str) -> str:
+    before, stop = match.group()[0], match.group()[1]
+    at = match.end()  # just after the stop
+    after = text[at : at + 1]
+    if stop == "+":
+        glued = before != PAD and after.isdigit()  # "713+555": a "+" starts no number here
+    elif stop != ",":
+        glued = before != PAD and after.isdigit()
+    elif before == PAD:
+        glued = text[at : at + 2].strip()[:1] in _DIGITISH
+    else:  # a comma between single digits
+        glued = (
+            after.isdigit()
+            and not text[at + 1 : at + 2].isdigit()
+            and not text[match.start() - 1 : match.start()].isdigit()
+        )
+    return before + " " if glued else match.group()
 
 
 def _is_obfuscated(raw: str) -> bool:
@@ -216,9 +300,9 @@ def _is_identifier(projected: str, start: int) -> bool:
     """True when the text before a run names it an identifier (post id, order no., zip)."""
     window = projected[max(0, start - 24) : start]
     before = window.rstrip(" #:.-\n")
-    if not before[-1:].isalpha():
+    words = _WORD.findall(before[-12:])
+    if not words or not before.endswith(words[-1]):
         return False
-    words = _WORD.findall(before)
     last = words[-1]
     if last in _NUMBER_WORDS and len(words) > 1 and words[-2] in _ID_WORDS | _HASH_WORDS:
         return True  # "post id", "order no.", "zip code", "ad no" ("area code" is not)
@@ -248,15 +332,14 @@ def extract_phones(
     """
     norm = normalized if normalized is not None else normalize(text)
     lowered = norm.text.lower()
-    if len(lowered) != len(norm.text):  # lower() expanded a rare letter: keep the case
-        lowered = norm.text
+    if len(lowered) != len(norm.text):  # lower() expanded a letter (İ): one for one instead
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in norm.text)
     projected = _project(lowered)
     mentions: list[PhoneMention] = []
     for cand in _CANDIDATE.finditer(projected):
         start, plus = _lead_in(projected, cand.start())
-        if _is_identifier(projected, start):
-            continue
-        for begin, end, number, whole in _hits(projected, cand, start, plus, region):
+        identified = _is_identifier(projected, start)
+        for begin, end, number, whole in _hits(projected, cand, start, plus, region, identified):
             begin, end = norm.span(begin, end)
             raw = text[begin:end]
             mentions.append(
@@ -275,20 +358,49 @@ def extract_phones(
     return mentions
 
 
+def _blocked(projected: str, groups: list[_Group], identifier: bool = False) -> frozenset[int]:
+    """Groups that are not part of a phone: an id after "post #", a price, a measure."""
+    blocked = set()
+    if identifier or projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
+        blocked.add(0)
+    if _UNIT_AFTER.match(projected, groups[-1].end):
+        blocked.add(len(groups) - 1)
+    return frozenset(blocked)
+
+
+def _separators(projected: str, groups: list[_Group]) -> list[str]:
+    return [projected[a.end : b.start] for a, b in itertools.pairwise(groups)]
+
+
 def _hits(
-    projected: str, cand: re.Match[str], start: int, plus: bool, region: str
+    projected: str,
+    cand: re.Match[str],
+    start: int,
+    plus: bool,
+    region: str,
+    identified: bool = False,
 ) -> list[tuple[int, int, ValidNumber, bool]]:
-    """Numbers in one candidate run: ``(start, end, number, whole)``, projected offsets."""
+    """Numbers in one candidate run: ``(start, end, number, whole)``, projected offsets.
+
+    ``identified`` says the run follows "post #", "zip" and the like: its first group is
+    that identifier, and only the rest of the run may hold a phone.
+    """
     run = cand.group()
-    if _DATE_LIKE.search(run):
-        plus = False  # a date inside: only windows shaped like phone numbers count
+    dated = not plus and _DATE_LIKE.search(run) is not None
+    if dated or identified:
+        plus = False  # only windows shaped like phone numbers count
     elif (
         _HAS_SPECIAL.search(run) is None
         and projected[cand.start() - 1 : cand.start()] not in _CURRENCY
         and _UNIT_AFTER.match(projected, cand.end()) is None
     ):  # the common case: plain digits making one number
-        digits = _NON_DIGIT.sub("", run)
-        if len(digits) in (10, 11) or (plus and len(digits) <= 17):
+        parts = _PLAIN_GROUP.findall(run)
+        digits = "".join(parts)
+        if (len(digits) in (10, 11) or (plus and len(digits) <= 17)) and (
+            plus
+            or region not in NANP_REGIONS
+            or _well_formed(tuple(map(len, parts)), _NON_DIGIT.findall(run))
+        ):
             number = validate(digits, region, plus)
             if number is not None:
                 return [(start, cand.end(), number, True)]
@@ -296,15 +408,23 @@ def _hits(
     if not groups:
         return []
     plus = plus and groups[0].start == cand.start()
+    blocked = _blocked(projected, groups, identified and groups[0].start == cand.start())
+    seps = _separators(projected, groups)
+    hits = _numbers(groups, seps, region, plus, not dated, blocked)
+    if not identified:  # maybe a lone "l" or "O" at an end was a digit after all
+        every = _groups(projected, cand.start(), cand.end(), strip_weak=False)
+        if len(every) != len(groups):
+            seps = _separators(projected, every)
+            more = _numbers(every, seps, region, plus, not dated, _blocked(projected, every))
+            if len(more) > len(hits):
+                groups, hits = every, more
     found = []
-    for hit in _numbers(groups, region, plus, whole=_DATE_LIKE.search(run) is None):
-        begin = start if hit.first == 0 and groups[0].start == cand.start() else None
-        found.append(
-            (
-                groups[hit.first].start if begin is None else begin,
-                groups[hit.last].end,
-                hit.number,
-                hit.whole,
-            )
-        )
+    for hit in hits:
+        if hit.first == 0 and groups[0].start == cand.start():
+            begin = start
+        else:
+            begin = groups[hit.first].start
+            if projected[begin - 1 : begin] in ("(", "["):
+                begin -= 1  # "(201) …" cut from a longer run keeps its bracket
+        found.append((begin, groups[hit.last].end, hit.number, hit.whole))
     return found

@@ -38,7 +38,7 @@ _SPECIAL = re.compile(
     r"|(?P<code><(script|style)\b.*?(?:</\3\s*>|\Z))"
     r"|(?P<tag></?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>)"
     r"|(?P<ref>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
-    r"|(?P<space>\s{2,}|[\t\r\f\v])"
+    r"|(?P<space>\s{2,}|[\t\r\f\v\x1c-\x1f])"
     r"|(?P<uni>[^\x00-\x7f]+)",
     re.DOTALL | re.IGNORECASE,
 )
@@ -112,7 +112,10 @@ _PUNCT = {
     "…": "...",
 }
 _LINE_BREAKS = "\n\r\f\v\x1c\x1d\x1e\x85\u2028\u2029"
-_DROP = "\x00"  # marker: the character is removed and its span joins the one before
+_DROP = "\x00"
+_DIGIT_VALUES = frozenset(
+    float(d) for d in range(10)
+)  # marker: the character is removed and its span joins the one before
 
 
 @lru_cache(maxsize=4096)
@@ -130,6 +133,9 @@ def _fold_char(ch: str) -> str:
     digit = unicodedata.digit(ch, None)
     if digit is not None:
         return str(digit)
+    value = unicodedata.numeric(ch, None)  # digits without the digit property (🄋)
+    if value in _DIGIT_VALUES and "DIGIT" in unicodedata.name(ch, ""):
+        return str(int(value))
     folded = unicodedata.normalize("NFKC", ch)
     return "".join(_LOOKALIKES.get(c, _PUNCT.get(c, c)) for c in folded)
 
@@ -265,7 +271,7 @@ class NormalizedText:
 
 
 _PLAIN_ASCII = frozenset(chr(c) for c in range(32, 127)) | {"\n"}
-_ODD_ASCII = re.compile(r"[\t\r\f\v\x1c-\x1e]")
+_ODD_ASCII = re.compile(r"[\t\r\f\v\x1c-\x1f]")
 _ASCII_SPACES = {
     "\t": " ",
     "\r": "\n",
@@ -274,6 +280,7 @@ _ASCII_SPACES = {
     "\x1c": "\n",
     "\x1d": "\n",
     "\x1e": "\n",
+    "\x1f": " ",
 }
 
 
@@ -335,7 +342,8 @@ def normalize(text: str) -> NormalizedText:
             # outside HTML, white space is folded one for one, not collapsed
             _fold_unicode(out, text, m.start(), m.end())
         elif kind == "space":
-            out.replace("\n" if ("\n" in m.group() or "\r" in m.group()) else " ", *m.span())
+            breaks = any(c in _LINE_BREAKS for c in m.group())
+            out.replace("\n" if breaks else " ", *m.span())
         elif kind == "ref":
             decoded = html.unescape(m.group())
             if len(decoded) == 1 and not decoded.isascii():

@@ -16,9 +16,27 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command module exposes `register(app)`; imported here so `adwatch --help` lists all.
-    from pipeline.cli import config_cmd, ingest_cmd, schemas_cmd, search_cmd, up_cmd
+    from pipeline.cli import (
+        bench_cmd,
+        config_cmd,
+        eval_cmd,
+        extract_cmd,
+        ingest_cmd,
+        schemas_cmd,
+        search_cmd,
+        up_cmd,
+    )
 
-    for module in (up_cmd, ingest_cmd, search_cmd, config_cmd, schemas_cmd):
+    for module in (
+        up_cmd,
+        ingest_cmd,
+        extract_cmd,
+        search_cmd,
+        eval_cmd,
+        bench_cmd,
+        config_cmd,
+        schemas_cmd,
+    ):
         module.register(app)
 
 

@@ -1,0 +1,193 @@
+"""``adwatch bench extract``: our extraction speed against phonenumbers' matcher."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from pipeline.analysis import parse_input
+from pipeline.benchmark import (
+    Corpus,
+    CorpusResult,
+    corpus_of,
+    machine_info,
+    run_corpus,
+    synthetic_corpus,
+)
+from pipeline.cli.common import console, err_console, fail
+from pipeline.cli.extract_cmd import check_input, label, read_valid, resolve_region
+
+HELP = (
+    "Time phone extraction against phonenumbers' `PhoneNumberMatcher` (leniency VALID) on "
+    "the same ads, in one run, passes interleaved round by round.\n\n"
+    "*phones* is our phone extractor alone, like for like with the matcher; *full* is "
+    "phones and entities, what a worker runs. *cold* empties the validation cache before "
+    "each pass (a fresh worker); *warm* runs on the filled cache (a long-running worker "
+    "that sees numbers again). Rates are ads per second of the median round; ratio is "
+    "ours (phones) over the matcher.\n\n"
+    "Also counts the numbers the matcher found that ours missed. Default corpus: "
+    "synthetic ads (--ads, --seed); --corpus takes JSONL files like `adwatch extract`."
+)
+
+bench_app = typer.Typer(
+    help="Measure extraction speed.", no_args_is_help=True, rich_markup_mode="markdown"
+)
+
+
+@bench_app.command("extract", help=HELP)
+def bench_extract(
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--corpus",
+            metavar="FILE",
+            help="JSONL ads (`text` or `title`/`body`, optional `region`); repeat for several",
+            show_default=False,
+        ),
+    ] = None,
+    ads: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="synthetic ads, when no --corpus")
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic ads")] = 7,
+    rounds: Annotated[int, typer.Option(min=1, max=100, help="timed rounds per corpus")] = 7,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            metavar="XX",
+            help="ISO country of corpus ads without `region` (default: the configured default, US)",
+            show_default=False,
+        ),
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", metavar="PATH", help="also write the figures and machine info here"),
+    ] = None,
+) -> None:
+    """Benchmark extraction."""
+    default_region = resolve_region(region)
+    corpora = [load_corpus(path, default_region) for path in corpus or []]
+    if not corpora:
+        corpora = [synthetic_corpus(ads, seed)]
+    results = []
+    for item in corpora:
+        with _status(f"timing {item.name}: {len(item.ads):,} ads × {rounds} rounds") as status:
+
+            def on_round(name: str, done: int, total: int) -> None:
+                if status is not None:
+                    status.update(f"timing {name}: round {done}/{total}")
+
+            results.append(run_corpus(item, rounds, on_round))
+    machine = machine_info()
+    console.print(results_table(results, rounds))
+    _out(
+        "× = ours (phones) over the matcher; cold: cache emptied before each pass, as in a "
+        "fresh worker; warm: cache filled, as in a long-running worker"
+    )
+    for result in results:
+        _print_agreement(result)
+    _out(
+        f"Python {machine['python']} on {machine['platform']}, {machine['cpu_count']} CPUs; "
+        f"phonenumbers {machine['phonenumbers']}"
+    )
+    if json_path is not None:
+        _write_json(json_path, results, rounds, machine)
+
+
+def load_corpus(path: str, default_region: str) -> Corpus:
+    """Read the valid ads of a JSONL file; bad lines are reported and skipped."""
+    check_input(path)
+    name = label(path)
+    inputs, skipped = read_valid(path, parse_input)
+    if not inputs:
+        fail(f"{name}: no usable ad" + (f" ({skipped} skipped)" if skipped else ""))
+    if skipped:
+        _warn(f"{name}: {skipped:,} lines skipped, {len(inputs):,} ads used")
+    return corpus_of(name, inputs, default_region)
+
+
+def results_table(results: list[CorpusResult], rounds: int) -> Table:
+    """Ads per second of every pass, one column per corpus; ratios are ours over the matcher."""
+    table = Table(title=f"ads per second, median of {rounds} rounds", title_justify="left")
+    table.add_column("", no_wrap=True)
+    for r in results:
+        table.add_column(Text(_short(r.name)), justify="right", no_wrap=True)
+    rows: list[tuple[str, list[str]]] = [
+        ("ads", [f"{r.ads:,}" for r in results]),
+        ("avg chars", [f"{r.avg_chars:,.0f}" for r in results]),
+        ("matcher (phonenumbers)", [f"{r.rate('matcher'):,.0f}" for r in results]),
+    ]
+    for cache in ("cold", "warm"):
+        rows.append(
+            (
+                f"ours, phones, {cache} cache",
+                [f"{r.rate(f'phones_{cache}'):,.0f}  {r.ratio(cache):.2f}×" for r in results],
+            )
+        )
+    for cache in ("cold", "warm"):
+        rows.append(
+            (f"ours, full, {cache} cache", [f"{r.rate(f'full_{cache}'):,.0f}" for r in results])
+        )
+    for name, cells in rows:
+        table.add_row(name, *cells)
+    return table
+
+
+def _short(name: str) -> str:
+    """A corpus name short enough for a column header (file name without directories)."""
+    return name if name.startswith("synthetic") else Path(name).name
+
+
+def _print_agreement(result: CorpusResult) -> None:
+    a = result.agreement
+    _out(
+        f"{result.name}: the matcher found {a.matcher:,} numbers, ours {a.ours:,}; "
+        f"found by the matcher but missed by ours: {a.matcher_only:,}; "
+        f"found only by ours: {a.ours_only:,} (not checked here; see `adwatch eval phones`)"
+    )
+    for example in a.matcher_only_examples:
+        _out(f"  missed: {example['id']}: {example['e164']} written {example['raw']!r}")
+
+
+def _write_json(
+    path: Path, results: list[CorpusResult], rounds: int, machine: dict[str, Any]
+) -> None:
+    data = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "rounds": rounds,
+        "statistic": "median round; ads_per_second_best is the fastest round",
+        "corpora": [r.as_dict() for r in results],
+    }
+    try:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail(f"--json {path}: cannot write ({exc.strerror or exc})", code=1)
+    _out(f"figures written to {path}")
+
+
+def _status(message: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr when it is a terminal; nothing otherwise."""
+    if err_console.is_terminal:
+        return err_console.status(message)
+    return nullcontext(None)
+
+
+def _out(line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _warn(line: str) -> None:
+    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``adwatch bench extract`` to ``app``."""
+    app.add_typer(bench_app, name="bench")
