@@ -44,6 +44,7 @@ _CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
 # and a comma after a spelled-out digit ("seven one three, five five five"). Checked in `_unglue`.
 _GLUE = re.compile(rf"[0-9{PAD}][#&@,+]")
 _GLUE_STOPS = ",#&@+"
+_ROUND_THE_CLOCK = re.compile(r"24 ?[/x-] ?7(?![0-9])")  # literal start: a fast scan
 _DIGITISH = frozenset("0123456789" + WEAK_ZERO + WEAK_ONE)
 _HAS_SPECIAL = re.compile(f"[{_SPECIAL}]")
 _GROUP = re.compile(rf"[0-9{_SPECIAL}]+")
@@ -170,6 +171,7 @@ def _well_formed(sizes: tuple[int, ...], seps: list[str]) -> bool:
 
 
 def _numbers(
+    projected: str,
     groups: list[_Group],
     seps: list[str],
     region: str,
@@ -195,9 +197,9 @@ def _numbers(
             whole = validate(digits, region, plus)
         if whole is not None:
             return [_Hit(0, len(groups) - 1, whole, True)]
-    hits = _windows(groups, seps, digits, region, plus, blocked, strict=True)
+    hits = _windows(projected, groups, seps, digits, region, plus, blocked, strict=True)
     if nanp and len(groups) > 1 and not blocked:
-        tiled = _windows(groups, seps, digits, region, plus, blocked, strict=False)
+        tiled = _windows(projected, groups, seps, digits, region, plus, blocked, strict=False)
         covers = bool(tiled) and tiled[0].first == 0 and tiled[-1].last == len(groups) - 1
         contiguous = all(b.first == a.last + 1 for a, b in itertools.pairwise(tiled))
         if covers and contiguous and len(tiled) > len(hits):
@@ -206,6 +208,7 @@ def _numbers(
 
 
 def _windows(
+    projected: str,
     groups: list[_Group],
     seps: list[str],
     digits: str,
@@ -222,21 +225,12 @@ def _windows(
     hits: list[_Hit] = []
     first = 0
     while first < len(groups):
-        a = starts[first]
         hit = None
-        for length in _window_lengths(digits, a, plus, nanp):
-            last = ends.get(a + length, 0) - 1
-            if last < first or first in blocked or last in blocked:
-                continue
-            window_plus = plus and first == 0
-            if nanp and not window_plus and not digits.startswith("011", a):
-                if _shape(groups[first : last + 1]) not in _NANP_SHAPES:
-                    continue
-                if strict and not _set_apart(groups, seps, first, last):
-                    continue
-            number = validate(digits[a : a + length], region, window_plus)
-            if number is not None:
-                hit = _Hit(first, last, number, False)
+        for begin in _single_run_starts(projected, groups, seps, first) if nanp else (first,):
+            hit = _window_at(
+                groups, seps, digits, starts, ends, begin, region, plus, blocked, strict
+            )
+            if hit is not None:
                 break
         if hit is None:
             first += 1
@@ -246,12 +240,91 @@ def _windows(
     return hits
 
 
+def _window_at(
+    groups: list[_Group],
+    seps: list[str],
+    digits: str,
+    starts: list[int],
+    ends: dict[int, int],
+    first: int,
+    region: str,
+    plus: bool,
+    blocked: frozenset[int],
+    strict: bool,
+) -> _Hit | None:
+    nanp = region in NANP_REGIONS
+    a = starts[first]
+    for length in _window_lengths(digits, a, plus, nanp):
+        last = ends.get(a + length, 0) - 1
+        if last < first or first in blocked or last in blocked:
+            continue
+        window_plus = plus and first == 0
+        if nanp and not window_plus and not digits.startswith("011", a):
+            if _shape(groups[first : last + 1]) not in _NANP_SHAPES:
+                continue
+            if strict and not _set_apart(groups, seps, first, last):
+                continue
+        number = validate(digits[a : a + length], region, window_plus)
+        if number is not None:
+            return _Hit(first, last, number, False)
+    return None
+
+
 def _set_apart(groups: list[_Group], seps: list[str], first: int, last: int) -> bool:
+    """Whether a window is a number of its own within its run.
+
+    It is not when a neighbour of two or more digits joins it with a separator the window
+    uses inside: "40/210/220/1000" is a price list, while "24/7 201 555 0000" and
+    "Room 2 201 555 0000" end in a phone.
+    """
     if all(len(g.digits) == 1 for g in groups[first : last + 1]):
         return True  # digits written one by one: nothing to compare
     inside = set(seps[first:last])
-    outside = [seps[k] for k in (first - 1, last) if 0 <= k < len(seps)]
-    return not any(sep in inside for sep in outside)
+    for sep_index, neighbour in ((first - 1, first - 1), (last, last + 1)):
+        joined = 0 <= sep_index < len(seps) and seps[sep_index] in inside
+        if joined and len(groups[neighbour].digits) >= 2 and not groups[neighbour].weak:
+            return False  # (a weak neighbour is a word such as "Lili", not a number)
+    return True
+
+
+def _single_run_starts(
+    projected: str, groups: list[_Group], seps: list[str], first: int
+) -> tuple[int, ...]:
+    """Where to look for a number in a run of one-digit groups starting at ``first``.
+
+    "2 3 1  5 5 5  0 0 0 0 oh" or "24/7 2 0 2 5 5 5 0 1 4 7" hold eleven digits for ten.
+    The separators usually tell which one is extra (wider gaps between 2 3 1 | 5 5 5 |
+    0 0 0 0 0 show a trailing one); without that, a digit next to a word is the extra one
+    ("Room 2 …", "… 2 girls"), and else a leading one is likelier; both are tried.
+    """
+    if len(groups[first].digits) != 1 or (first and len(groups[first - 1].digits) == 1):
+        return (first,)
+    length = 0
+    while first + length < len(groups) and len(groups[first + length].digits) == 1:
+        length += 1
+    extra = length % 10 if length > 10 else 0
+    if not extra:
+        return (first,)
+    inner = seps[first : first + length - 1]
+    usual = max(set(inner), key=inner.count)
+    sizes, size = [], 1
+    for sep in inner:
+        if sep == usual:
+            size += 1
+        else:
+            sizes.append(size)
+            size = 1
+    sizes.append(size)
+    if sizes[-1] == extra or (len(sizes) >= 3 and sizes[-1] == 4 + extra and sizes[0] == 3):
+        return (first,)  # "… zero 2 girls", 3-3-(4+extra): the extra digits trail
+    if sizes[0] == extra or (len(sizes) >= 3 and sizes[0] == 3 + extra and sizes[-1] == 4):
+        return (first + extra,)  # "24/7 2 0 2…", (3+extra)-3-4: they lead
+    start, end = groups[first].start, groups[first + length - 1].end
+    word_before = projected[max(0, start - 4) : start].rstrip()[-1:].isalpha()
+    word_after = projected[end : end + 4].lstrip()[:1].isalpha()
+    if word_after and not word_before:
+        return (first, first + extra)
+    return (first + extra, first)
 
 
 def _project(lowered: str) -> str:
@@ -263,9 +336,17 @@ def _project(lowered: str) -> str:
     prices ("1,200") and list punctuation elsewhere still end a run.
     """
     projected = project_digit_words(lowered.replace("_", " "))
+    if "24" in projected:  # "available 24/7" next to a number is not part of it
+        projected = _ROUND_THE_CLOCK.sub(lambda m: _clock(m, projected), projected)
     if any(stop in projected for stop in _GLUE_STOPS):
         projected = _GLUE.sub(lambda m: _unglue(m, projected), projected)
     return projected
+
+
+def _clock(match: re.Match[str], text: str) -> str:
+    if text[match.start() - 1 : match.start()].isdigit():
+        return match.group()  # "…124/7…" is not "24/7"
+    return ";" * len(match.group())
 
 
 def _unglue(match: re.Match[str], text: str) -> str:
@@ -405,17 +486,23 @@ def _hits(
             if number is not None:
                 return [(start, cand.end(), number, True)]
     groups = _groups(projected, cand.start(), cand.end())
+    spelled_one = groups[0].digits == "1" and PAD in projected[groups[0].start : groups[0].end]
+    if len(groups) > 1 and spelled_one and projected[groups[1].start].isdigit():
+        groups.pop(0)  # "I'm the one (201) 555-0000": a word, not a country code
     if not groups:
         return []
     plus = plus and groups[0].start == cand.start()
     blocked = _blocked(projected, groups, identified and groups[0].start == cand.start())
     seps = _separators(projected, groups)
-    hits = _numbers(groups, seps, region, plus, not dated, blocked)
-    if not identified:  # maybe a lone "l" or "O" at an end was a digit after all
+    hits = _numbers(projected, groups, seps, region, plus, not dated, blocked)
+    weak = WEAK_ZERO in run or WEAK_ONE in run
+    if weak and not identified:  # maybe a lone "l" or "O" at an end was a digit after all
         every = _groups(projected, cand.start(), cand.end(), strip_weak=False)
         if len(every) != len(groups):
             seps = _separators(projected, every)
-            more = _numbers(every, seps, region, plus, not dated, _blocked(projected, every))
+            more = _numbers(
+                projected, every, seps, region, plus, not dated, _blocked(projected, every)
+            )
             if len(more) > len(hits):
                 groups, hits = every, more
     found = []
