@@ -40,6 +40,10 @@ _UNIT = "(?:" + "|".join(_UNITS) + ")"
 _FIRST = "(?:" + "|".join(rf"{u[0]}(?<![a-z]{u[0]}){u[1:]}" for u in _UNITS) + ")"
 _RUN: Final = re.compile(rf"{_FIRST}{_UNIT}*(?![a-z])")
 _TOKEN: Final = re.compile(_UNIT)
+_WORDS = "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
+_REPEAT: Final = re.compile(
+    rf"(?<![a-z])(double|triple)[ -]?((?:{_WORDS}|o)(?![a-z])|[0-9](?![0-9]))"
+)
 _SPOKEN_SEPARATOR: Final = re.compile(r"(?<![a-z])(?:dash|dot|hyphen)(?![a-z])")
 _WEAK = {"o": WEAK_ZERO, "l": WEAK_ONE, "i": WEAK_ONE}
 
@@ -61,8 +65,19 @@ def _run_digits(run: str) -> str:
 def project_digit_words(lowered: str) -> str:
     """Replace digit-word runs in ``lowered`` (lower-case text) by digits, same length.
 
-    The words "dash", "dot" and "hyphen" ("seven zero two dash five…") become spaces.
+    The words "dash", "dot" and "hyphen" ("seven zero two dash five…") become spaces;
+    "double"/"triple" repeat the digit after them ("triple five", "double oh", "double 0").
     """
     if "dash" in lowered or "dot" in lowered or "hyphen" in lowered:
         lowered = _SPOKEN_SEPARATOR.sub(lambda m: " " * len(m.group()), lowered)
+    if "double" in lowered or "triple" in lowered:
+        lowered = _REPEAT.sub(_repeated, lowered)
     return _RUN.sub(_digits, lowered)
+
+
+def _repeated(match: re.Match[str]) -> str:
+    """Digits for "triple five" (555), padded to the words' length."""
+    times = 2 if match.group(1) == "double" else 3
+    unit = match.group(2)
+    digit = DIGIT_WORDS.get(unit) or LOOKALIKES.get(unit) or unit
+    return (digit * times).ljust(len(match.group()), PAD)

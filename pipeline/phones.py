@@ -44,6 +44,9 @@ _CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
 # and a comma after a spelled-out digit ("seven one three, five five five"). Checked in `_unglue`.
 _GLUE = re.compile(rf"[0-9{PAD}][#&@,+]")
 _GLUE_STOPS = ",#&@+"
+_MARKERS_TO_SPACE = str.maketrans({PAD: " ", WEAK_ZERO: " ", WEAK_ONE: " "})
+# 702,555,0123 / 702'555'0123 / 702:555:0123 — a 4-digit last group is no thousands or time
+_PUNCTUATED = re.compile(r"[0-9]{3}([,':])[0-9]{3}\1[0-9]{4}(?![0-9])")
 _ROUND_THE_CLOCK = re.compile(r"24 ?[/x-] ?7(?![0-9])")  # literal start: a fast scan
 _DIGITISH = frozenset("0123456789" + WEAK_ZERO + WEAK_ONE)
 _HAS_SPECIAL = re.compile(f"[{_SPECIAL}]")
@@ -69,7 +72,7 @@ _UNIT_AFTER = re.compile(
     r"hours?|mins?|minutes|am|pm|k|yo|years?)\b)"
 )
 _CURRENCY = frozenset("$€£¥")
-_PLAIN = re.compile(r"\+?\(?[0-9]+(?:(?:\)[ .-]?|[ .-]\(?|\()[0-9]+)*")
+_PLAIN = re.compile(r"\(?\+?\(?[0-9]+(?:(?:\)[ .-]?|[ .-]\(?|\()[0-9]+)*")
 _PLAIN_GROUP = re.compile(r"[0-9]+")
 _NON_DIGIT = re.compile(r"[^0-9]+")
 _WORD = re.compile(r"[a-z]+")
@@ -125,9 +128,9 @@ def _groups(projected: str, start: int, end: int, strip_weak: bool = True) -> li
             run = m.group()
             weak = not run.strip(_SPECIAL)
             groups.append(_new(_Group, (run.translate(_TO_DIGIT), m.start(), m.end(), weak)))
-        while strip_weak and groups and groups[0].weak and len(groups[0].digits) < 4:
+        while strip_weak and groups and _word_like(groups[0], groups[1:2]):
             groups.pop(0)
-        while strip_weak and groups and groups[-1].weak and len(groups[-1].digits) < 4:
+        while strip_weak and groups and _word_like(groups[-1], groups[-2:-1]):
             groups.pop()
     else:
         groups = [
@@ -135,6 +138,16 @@ def _groups(projected: str, start: int, end: int, strip_weak: bool = True) -> li
             for m in _GROUP.finditer(projected, start, end)
         ]
     return groups
+
+
+def _word_like(group: _Group, neighbour: list[_Group]) -> bool:
+    """Whether a weak group at the end of a run is a word rather than digits.
+
+    It is not when it is one letter among digits written one by one ("2 0 1  5 5 5  O O").
+    """
+    if not group.weak or len(group.digits) >= 4:
+        return False
+    return not (len(group.digits) == 1 and neighbour and len(neighbour[0].digits) == 1)
 
 
 def _shape(groups: list[_Group]) -> tuple[int, ...]:
@@ -197,6 +210,10 @@ def _numbers(
             whole = validate(digits, region, plus)
         if whole is not None:
             return [_Hit(0, len(groups) - 1, whole, True)]
+    if try_whole and not blocked and not plus and digits.startswith("00") and n <= 17:
+        dialled = validate(digits[2:], region, True)  # "00 44 …", "001-702-…": 00 = "+"
+        if dialled is not None:
+            return [_Hit(0, len(groups) - 1, dialled, True)]
     hits = _windows(projected, groups, seps, digits, region, plus, blocked, strict=True)
     if nanp and len(groups) > 1 and not blocked:
         tiled = _windows(projected, groups, seps, digits, region, plus, blocked, strict=False)
@@ -335,12 +352,22 @@ def _project(lowered: str) -> str:
     ("7,1,3,…") or after spelled-out digits ("seven one three, five five five"), so
     prices ("1,200") and list punctuation elsewhere still end a run.
     """
+    if PAD in lowered or WEAK_ZERO in lowered or WEAK_ONE in lowered:
+        lowered = lowered.translate(_MARKERS_TO_SPACE)  # our markers, if the ad had them
     projected = project_digit_words(lowered.replace("_", " "))
+    if "," in projected or "'" in projected or ":" in projected:
+        projected = _PUNCTUATED.sub(lambda m: _depunctuate(m, projected), projected)
     if "24" in projected:  # "available 24/7" next to a number is not part of it
         projected = _ROUND_THE_CLOCK.sub(lambda m: _clock(m, projected), projected)
     if any(stop in projected for stop in _GLUE_STOPS):
         projected = _GLUE.sub(lambda m: _unglue(m, projected), projected)
     return projected
+
+
+def _depunctuate(match: re.Match[str], text: str) -> str:
+    if text[match.start() - 1 : match.start()] in _DIGITISH | {",", "'", ".", ":"}:
+        return match.group()
+    return match.group().replace(match.group(1), " ")
 
 
 def _clock(match: re.Match[str], text: str) -> str:
@@ -374,7 +401,13 @@ def _is_obfuscated(raw: str) -> bool:
     Plain is ASCII digits in at most five groups with one space, dot or dash between them,
     an optional "+" and brackets around the area code.
     """
-    return not (_PLAIN.fullmatch(raw) and len(_PLAIN_GROUP.findall(raw)) <= 5)
+    if not _PLAIN.fullmatch(raw):
+        return True
+    sizes = [len(g) for g in _PLAIN_GROUP.findall(raw)]
+    if len(sizes) <= 5:
+        return False
+    # "+33 1 00 00 00 00": international format, pairs after the first two groups
+    return not (raw.startswith("+") and len(sizes) <= 7 and min(sizes[2:]) >= 2)
 
 
 def _is_identifier(projected: str, start: int) -> bool:
@@ -396,10 +429,12 @@ def _lead_in(projected: str, start: int) -> tuple[int, bool]:
     """Extend a run back over an opening bracket and a "+"; say whether there was one."""
     if projected[start - 1 : start] in ("(", "[", "{"):
         start -= 1
-    if projected[start - 1 : start] == "+":
-        return start - 1, True
-    if projected[start - 2 : start] == "+ ":
-        return start - 2, True
+    for lead in ("+", "+ "):
+        if projected[start - len(lead) : start] == lead:
+            start -= len(lead)
+            if projected[start - 1 : start] in ("(", "["):
+                start -= 1  # "(+1) 702 555 0123"
+            return start, True
     return start, False
 
 

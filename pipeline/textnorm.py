@@ -35,12 +35,12 @@ from functools import lru_cache
 
 _SPECIAL = re.compile(
     r"(?P<comment><!--.*?(?:-->|\Z))"
-    r"|(?P<code><(script|style)\b.*?(?:</\3\s*>|\Z))"
+    r"|(?P<code><((?i:script|style))\b.*?(?:</(?i:\3)\s*>|\Z))"
     r"|(?P<tag></?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>)"
     r"|(?P<ref>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
     r"|(?P<space>\s{2,}|[\t\r\f\v\x1c-\x1f])"
     r"|(?P<uni>[^\x00-\x7f]+)",
-    re.DOTALL | re.IGNORECASE,
+    re.DOTALL,  # not IGNORECASE: "ſ" and the Kelvin sign would fold into [^\x00-\x7f]'s ASCII
 )
 _MARKUP = re.compile(r"</?[A-Za-z]|<!--|&#?[A-Za-z0-9]{2,31};")
 _BLOCK_TAGS = frozenset((
@@ -346,6 +346,8 @@ def normalize(text: str) -> NormalizedText:
             out.replace("\n" if breaks else " ", *m.span())
         elif kind == "ref":
             decoded = html.unescape(m.group())
+            if decoded.isspace():  # "&#9;", "&#13;", "&nbsp;" read as white space
+                decoded = "\n" if any(c in _LINE_BREAKS for c in decoded) else " "
             if len(decoded) == 1 and not decoded.isascii():
                 decoded = _fold_char(decoded)
                 decoded = "" if decoded == _DROP else decoded
