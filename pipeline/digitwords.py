@@ -29,6 +29,8 @@ DIGIT_WORDS: Final = {
     "nine": "9",
 }
 LOOKALIKES: Final = {"o": "0", "l": "1", "i": "1"}
+# Words made only of digit words and look-alikes that are words in ads ("Ohio" = oh·i·o).
+NOT_DIGITS: Final = frozenset({"ohio", "lone", "oho", "loh"})
 PAD: Final = "\x01"
 WEAK_ZERO: Final = "\x02"
 WEAK_ONE: Final = "\x03"
@@ -54,6 +56,8 @@ def _digits(match: re.Match[str]) -> str:
 
 @lru_cache(maxsize=4096)
 def _run_digits(run: str) -> str:
+    if run in NOT_DIGITS:
+        return run
     if len(run) == 1 or not run.strip("oli"):
         return "".join(_WEAK[c] for c in run)
     out: list[str] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 import phonenumbers
@@ -86,6 +87,11 @@ class _Group(NamedTuple):
     start: int  # span in the projected text
     end: int
     weak: bool  # only look-alike letters (o, l, i) standing for digits
+
+    @property
+    def spelled(self) -> bool:
+        """Digits written as words ("seven" is 7 plus PAD characters in the text)."""
+        return self.end - self.start != len(self.digits)
 
 
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
@@ -299,8 +305,11 @@ def _set_apart(groups: list[_Group], seps: list[str], first: int, last: int) -> 
     inside = set(seps[first:last])
     for sep_index, neighbour in ((first - 1, first - 1), (last, last + 1)):
         joined = 0 <= sep_index < len(seps) and seps[sep_index] in inside
-        if joined and len(groups[neighbour].digits) >= 2 and not groups[neighbour].weak:
-            return False  # (a weak neighbour is a word such as "Lili", not a number)
+        if not joined:
+            continue
+        other = groups[neighbour]
+        if len(other.digits) >= 2 and not other.weak and not other.spelled:
+            return False  # (a weak or spelled neighbour is a word such as "Lili", "one two")
     return True
 
 
@@ -395,6 +404,7 @@ def _unglue(match: re.Match[str], text: str) -> str:
     return before + " " if glued else match.group()
 
 
+@lru_cache(maxsize=65_536)
 def _is_obfuscated(raw: str) -> bool:
     """True unless ``raw`` is written the plain way parsers expect.
 

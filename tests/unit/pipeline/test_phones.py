@@ -459,6 +459,16 @@ def test_mention_fields() -> None:
             "seven zero two five five five zero one two three",
             True,
         ),
+        # words that are made of digit words, and other ways found after the dev set
+        ("Ohio 702 555 0123", "702 555 0123", False),
+        ("lone 702 555 0123", "702 555 0123", False),
+        ("two girls 702 555 0123", "702 555 0123", False),
+        ("call 702,555,0123", "702,555,0123", True),
+        ("call 702'555'0123", "702'555'0123", True),
+        ("seven oh two triple five oh one two three", None, True),
+        ("702 double five 5 0123", "702 double five 5 0123", True),
+        ("call 001-702-555-0123", "001-702-555-0123", False),
+        ("(+1) 702 555 0123", "(+1) 702 555 0123", False),
     ],
 )
 def test_examples(text: str, raw: str | None, obfuscated: bool) -> None:
