@@ -21,7 +21,7 @@ from pipeline.benchmark import (
     run_corpus,
     synthetic_corpus,
 )
-from pipeline.cli.common import console, err_console, fail
+from pipeline.cli.common import console, err_console, fail, say, warn
 from pipeline.cli.extract_cmd import check_input, label, read_valid, resolve_region
 
 HELP = (
@@ -87,13 +87,13 @@ def bench_extract(
             results.append(run_corpus(item, rounds, on_round))
     machine = machine_info()
     console.print(results_table(results, rounds))
-    _out(
+    say(
         "× = ours (phones) over the matcher; cold: cache emptied before each pass, as in a "
         "fresh worker; warm: cache filled, as in a long-running worker"
     )
     for result in results:
         _print_agreement(result)
-    _out(
+    say(
         f"Python {machine['python']} on {machine['platform']}, {machine['cpu_count']} CPUs; "
         f"phonenumbers {machine['phonenumbers']}"
     )
@@ -109,7 +109,7 @@ def load_corpus(path: str, default_region: str) -> Corpus:
     if not inputs:
         fail(f"{name}: no usable ad" + (f" ({skipped} skipped)" if skipped else ""))
     if skipped:
-        _warn(f"{name}: {skipped:,} lines skipped, {len(inputs):,} ads used")
+        warn(f"{name}: {skipped:,} lines skipped, {len(inputs):,} ads used")
     return corpus_of(name, inputs, default_region)
 
 
@@ -147,13 +147,13 @@ def _short(name: str) -> str:
 
 def _print_agreement(result: CorpusResult) -> None:
     a = result.agreement
-    _out(
+    say(
         f"{result.name}: the matcher found {a.matcher:,} numbers, ours {a.ours:,}; "
         f"found by the matcher but missed by ours: {a.matcher_only:,}; "
         f"found only by ours: {a.ours_only:,} (not checked here; see `adwatch eval phones`)"
     )
     for example in a.matcher_only_examples:
-        _out(f"  missed: {example['id']}: {example['e164']} written {example['raw']!r}")
+        say(f"  missed: {example['id']}: {example['e164']} written {example['raw']!r}")
 
 
 def _write_json(
@@ -170,7 +170,7 @@ def _write_json(
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as exc:
         fail(f"--json {path}: cannot write ({exc.strerror or exc})", code=1)
-    _out(f"figures written to {path}")
+    say(f"figures written to {path}")
 
 
 def _status(message: str) -> AbstractContextManager[Any]:
@@ -178,14 +178,6 @@ def _status(message: str) -> AbstractContextManager[Any]:
     if err_console.is_terminal:
         return err_console.status(message)
     return nullcontext(None)
-
-
-def _out(line: str) -> None:
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-def _warn(line: str) -> None:
-    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

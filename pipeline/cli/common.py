@@ -14,6 +14,16 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def say(line: str) -> None:
+    """Print ``line`` to stdout as plain text (no markup, no highlighting, no wrapping)."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def warn(line: str) -> None:
+    """Print ``line`` to stderr as plain text."""
+    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a user-facing error (no traceback) and exit with ``code``."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.common import console, err_console, fail
+from pipeline.cli.common import console, fail, say, warn
 from pipeline.cli.extract_cmd import check_input, label, read_valid, resolve_region
 from pipeline.evaluate import AdResult, Kind, LabeledAd, Report, evaluate, failures, parse_labeled
 
@@ -117,7 +117,7 @@ def _run(
     else:
         _print(report, file, show_errors)
     for problem in problems:
-        _warn(f"below threshold: {problem}")
+        warn(f"below threshold: {problem}")
     raise typer.Exit(1 if problems else 0)
 
 
@@ -129,8 +129,8 @@ def _print(report: Report, file: str, show_errors: bool) -> None:
     total = report.total
     c = total.counts
     skipped = f", {report.skipped} skipped" if report.skipped else ""
-    _out(f"{report.kind}: {file}: {total.ads} ads{skipped}")
-    _out(
+    say(f"{report.kind}: {file}: {total.ads} ads{skipped}")
+    say(
         f"precision {_pct(c.precision)}  recall {_pct(c.recall)}  F1 {_pct(c.f1)}  "
         f"exact {total.exact}/{total.ads} ({_pct(total.exact_rate)})  "
         f"[TP {c.tp}  FP {c.fp}  FN {c.fn}]"
@@ -138,11 +138,11 @@ def _print(report: Report, file: str, show_errors: bool) -> None:
     negatives, with_findings = report.negatives
     if negatives:
         what = "number" if report.kind == "phones" else "flag"
-        _out(f"negatives: {negatives} ads expect no {what}; {with_findings} got one anyway")
+        say(f"negatives: {negatives} ads expect no {what}; {with_findings} got one anyway")
     if report.kind == "flags":
         console.print(_flag_table(report))
         if not any(r.found for r in report.results):
-            _out("no flag fired on any ad")
+            say("no flag fired on any ad")
     else:
         console.print(_style_table(report))
     _print_misses(report.misses, show_errors)
@@ -186,7 +186,7 @@ def _print_misses(misses: list[AdResult], show_all: bool) -> None:
     if not misses:
         return
     shown = misses if show_all else misses[:MAX_SHOWN]
-    _out(f"not found exactly: {len(misses)} ads")
+    say(f"not found exactly: {len(misses)} ads")
     for result in shown:
         ad = result.ad
         found = ", ".join(
@@ -194,17 +194,9 @@ def _print_misses(misses: list[AdResult], show_all: bool) -> None:
             for f in result.found
         )
         style = f" ({ad.style})" if ad.style else ""
-        _out(f"  {ad.id}{style}: expected [{', '.join(sorted(ad.expect))}] found [{found}]")
+        say(f"  {ad.id}{style}: expected [{', '.join(sorted(ad.expect))}] found [{found}]")
     if len(shown) < len(misses):
-        _out(f"  … and {len(misses) - len(shown)} more (--show-errors lists them all)")
-
-
-def _out(line: str) -> None:
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-def _warn(line: str) -> None:
-    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        say(f"  … and {len(misses) - len(shown)} more (--show-errors lists them all)")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from typing import IO, Annotated, Any, TypeVar
 import typer
 
 from pipeline.analysis import analyze, check_region, json_lines, parse_input
-from pipeline.cli.common import err_console, fail, settings_or_exit
+from pipeline.cli.common import fail, settings_or_exit, warn
 from pipeline.errors import InvalidRecord
 
 T = TypeVar("T")
@@ -150,12 +150,12 @@ def read_valid(path: str, parse: Callable[[dict[str, Any], str], T]) -> tuple[li
             for item in parsed_lines(lines, label(path), parse):
                 if isinstance(item, Rejected):
                     skipped += 1
-                    _warn(str(item))
+                    warn(str(item))
                 else:
                     records.append(item)
         except InputUnreadable as exc:
             skipped += 1
-            _warn(f"{exc}; the rest is skipped")
+            warn(f"{exc}; the rest is skipped")
     return records, skipped
 
 
@@ -175,7 +175,7 @@ def extract_lines(
             if isinstance(ad, Rejected):
                 summary.rejected += 1
                 summary.reasons[ad.error.kind] += 1
-                _warn(str(ad))
+                warn(str(ad))
                 continue
             result = analyze(ad, default_region)
             if with_text:
@@ -253,19 +253,15 @@ def _silence_stdout() -> None:
         pass  # not a real file descriptor (tests)
 
 
-def _warn(message: str) -> None:
-    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
-
-
 def _report(summary: ExtractSummary, name: str) -> None:
     if summary.stopped:
-        _warn(f"error: {summary.stopped}")
+        warn(f"error: {summary.stopped}")
     line = f"read {summary.read:,}, written {summary.written:,}, rejected {summary.rejected:,}"
     if summary.reasons:
         line += " (" + ", ".join(f"{k}: {n:,}" for k, n in summary.reasons.most_common(3)) + ")"
-    _warn(line)
+    warn(line)
     if not summary.written:
-        _warn(f"error: no valid ad in {name}" + ("" if summary.read else " (no lines)"))
+        warn(f"error: no valid ad in {name}" + ("" if summary.read else " (no lines)"))
 
 
 def register(app: typer.Typer) -> None:

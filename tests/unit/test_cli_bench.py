@@ -5,29 +5,20 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from pipeline.benchmark import PASSES
 from pipeline.cli import bench_cmd
+from tests.unit.cli_helpers import cli_app, invoke
 
 
 @pytest.fixture
 def app(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("COLUMNS", "200")
-    app = typer.Typer(pretty_exceptions_enable=False)
-    bench_cmd.register(app)
-
-    @app.command("noop")
-    def noop() -> None: ...
-
-    return app
+    return cli_app(bench_cmd.register, monkeypatch)
 
 
 def run(app: typer.Typer, *args: str) -> Result:
-    result = CliRunner().invoke(app, ["bench", "extract", *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert "Traceback" not in result.output
-    return result
+    return invoke(app, ["bench", "extract", *args])
 
 
 def test_synthetic_default_with_json(app: typer.Typer, isolated_env: Path) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from pipeline.cli import eval_cmd
+from tests.unit.cli_helpers import cli_app, invoke
 
 # a2 expects only one of its two numbers (a false positive), a3 expects a number that is not
 # in its text (a miss): precision and recall must both come out at exactly 4/5.
@@ -41,21 +42,11 @@ LABELED: list[dict[str, Any]] = [
 
 @pytest.fixture
 def app(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("COLUMNS", "200")
-    app = typer.Typer(pretty_exceptions_enable=False)
-    eval_cmd.register(app)
-
-    @app.command("noop")
-    def noop() -> None: ...
-
-    return app
+    return cli_app(eval_cmd.register, monkeypatch)
 
 
 def run(app: typer.Typer, *args: str) -> Result:
-    result = CliRunner().invoke(app, ["eval", *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert "Traceback" not in result.output
-    return result
+    return invoke(app, ["eval", *args])
 
 
 def jsonl(path: Path, rows: list[Any]) -> Path:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from pipeline.cli import extract_cmd
 from schemas.ads import join_text
+from tests.unit.cli_helpers import cli_app, invoke
 
 ADS: list[dict[str, Any]] = [
     {"id": "a1", "text": "Sweet and fun. Call (213) 555-0100 or text 312.555.0142"},
@@ -23,21 +24,11 @@ ADS: list[dict[str, Any]] = [
 
 @pytest.fixture
 def app(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("COLUMNS", "200")
-    app = typer.Typer(pretty_exceptions_enable=False)
-    extract_cmd.register(app)
-
-    @app.command("noop")  # a second command keeps `extract` a named subcommand
-    def noop() -> None: ...
-
-    return app
+    return cli_app(extract_cmd.register, monkeypatch)
 
 
 def run(app: typer.Typer, *args: str, input: str | bytes | None = None) -> Result:
-    result = CliRunner().invoke(app, ["extract", *args], input=input)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert "Traceback" not in result.output
-    return result
+    return invoke(app, ["extract", *args], input=input)
 
 
 def jsonl(path: Path, rows: list[Any]) -> Path:
