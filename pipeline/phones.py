@@ -20,16 +20,17 @@ are not phones.
 
 from __future__ import annotations
 
-import itertools
 import re
 from functools import lru_cache
-from typing import Final, NamedTuple
+from typing import Final
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat
 
-from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO, project_digit_words
-from pipeline.phone_validate import NANP_REGIONS, ValidNumber, clear_cache, validate
+from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO
+from pipeline.phone_runs import numbers_in_run
+from pipeline.phone_text import is_identifier, lead_in, project
+from pipeline.phone_validate import clear_cache
 from pipeline.textnorm import NormalizedText, normalize
 from schemas import PhoneMention
 
@@ -37,71 +38,11 @@ __all__ = ["EXTRACTOR", "PhoneNumberError", "clear_cache", "extract_phones", "no
 
 EXTRACTOR: Final = "adwatch.phones"
 
-_SPECIAL = PAD + WEAK_ZERO + WEAK_ONE
 _DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
-_SEP = rf"[^\w{_SPECIAL}+,;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
+_SEP = rf"[^\w{PAD}{WEAK_ZERO}{WEAK_ONE}+,;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
 _CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
-# Hard stops that only glue digits together: "713#555#0147", "713+555+0147", "7,1,3,5,…",
-# and a comma after a spelled-out digit ("seven one three, five five five"). Checked in `_unglue`.
-_GLUE = re.compile(rf"[0-9{PAD}][#&@,+]")
-_GLUE_STOPS = ",#&@+"
-_MARKERS_TO_SPACE = str.maketrans({PAD: " ", WEAK_ZERO: " ", WEAK_ONE: " "})
-# 702,555,0123 / 702'555'0123 / 702:555:0123 — a 4-digit last group is no thousands or time
-_PUNCTUATED = re.compile(r"[0-9]{3}([,':])[0-9]{3}\1[0-9]{4}(?![0-9])")
-_ROUND_THE_CLOCK = re.compile(r"24 ?[/x-] ?7(?![0-9])")  # literal start: a fast scan
-_DIGITISH = frozenset("0123456789" + WEAK_ZERO + WEAK_ONE)
-_HAS_SPECIAL = re.compile(f"[{_SPECIAL}]")
-_GROUP = re.compile(rf"[0-9{_SPECIAL}]+")
-_TO_DIGIT = str.maketrans({WEAK_ZERO: "0", WEAK_ONE: "1", PAD: None})
-# Words after which a number is an identifier or a code, not a phone ("Post #99812",
-# "ID: 7623481902", "zip 33101", "order no. 1234567"); checked on the text before a run.
-_ID_WORDS: Final = frozenset({
-    "post", "posting", "listing", "ref", "reference", "order", "invoice", "item", "sku",
-    "ticket", "case", "confirmation", "tracking", "account", "acct", "zip", "postal", "id",
-    "serial", "model", "vin", "lot", "ssn",
-})  # fmt: skip
-_NUMBER_WORDS: Final = frozenset({"no", "num", "number", "code", "id"})  # "order no.", "zip code"
-_HASH_WORDS: Final = frozenset({"ad", "post", "listing", "order", "item", "ref"})  # "ad #"
-_MONTH = r"(?:0?[1-9]|1[0-2])"
-_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
-_DATE_LIKE = re.compile(  # 2025-06-15, 12/24/2025, 24.12.25 (not inside longer digit runs)
-    rf"(?<![0-9])(?:(?:19|20)[0-9]{{2}}([-/.]){_MONTH}\1{_DAY}"
-    rf"|{_DAY}([-/.]){_DAY}\2(?:19|20)?[0-9]{{2}})(?![0-9])"
-)
-_UNIT_AFTER = re.compile(
-    r"\s?(?:%|(?:lbs?|kgs?|cm|mm|ft|in|inch|inches|mi|km|miles|usd|dollars|roses?|hrs?|"
-    r"hours?|mins?|minutes|am|pm|k|yo|years?)\b)"
-)
-_CURRENCY = frozenset("$€£¥")
 _PLAIN = re.compile(r"\(?\+?\(?[0-9]+(?:(?:\)[ .-]?|[ .-]\(?|\()[0-9]+)*")
 _PLAIN_GROUP = re.compile(r"[0-9]+")
-_NON_DIGIT = re.compile(r"[^0-9]+")
-_WORD = re.compile(r"[a-z]+")
-
-_TEN: Final = frozenset({(10,), (3, 7), (3, 3, 4), (6, 4), (3, 3, 2, 2)})
-_NANP_SHAPES: Final = _TEN | {(1, *s) for s in _TEN} | {(s[0] + 1, *s[1:]) for s in _TEN}
-
-
-class _Group(NamedTuple):
-    digits: str
-    start: int  # span in the projected text
-    end: int
-    weak: bool  # only look-alike letters (o, l, i) standing for digits
-
-    @property
-    def spelled(self) -> bool:
-        """Digits written as words ("seven" is 7 plus PAD characters in the text)."""
-        return self.end - self.start != len(self.digits)
-
-
-_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
-
-
-class _Hit(NamedTuple):
-    first: int  # index of the first and last group of the number
-    last: int
-    number: ValidNumber
-    whole: bool  # the number is the whole run, not a window cut from it
 
 
 class PhoneNumberError(ValueError):
@@ -122,288 +63,6 @@ def normalize_phone(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def _groups(projected: str, start: int, end: int, strip_weak: bool = True) -> list[_Group]:
-    """The digit groups of a candidate run.
-
-    Short look-alike words at the ends ("I", "lol") are dropped unless ``strip_weak`` is
-    false; a 3-letter one could not start a number anyway (no area code begins with 0/1).
-    """
-    if _HAS_SPECIAL.search(projected, start, end):
-        groups = []
-        for m in _GROUP.finditer(projected, start, end):
-            run = m.group()
-            weak = not run.strip(_SPECIAL)
-            groups.append(_new(_Group, (run.translate(_TO_DIGIT), m.start(), m.end(), weak)))
-        while strip_weak and groups and _word_like(groups[0], groups[1:2]):
-            groups.pop(0)
-        while strip_weak and groups and _word_like(groups[-1], groups[-2:-1]):
-            groups.pop()
-    else:
-        groups = [
-            _new(_Group, (m.group(), m.start(), m.end(), False))
-            for m in _GROUP.finditer(projected, start, end)
-        ]
-    return groups
-
-
-def _word_like(group: _Group, neighbour: list[_Group]) -> bool:
-    """Whether a weak group at the end of a run is a word rather than digits.
-
-    It is not when it is one letter among digits written one by one ("2 0 1  5 5 5  O O").
-    """
-    if not group.weak or len(group.digits) >= 4:
-        return False
-    return not (len(group.digits) == 1 and neighbour and len(neighbour[0].digits) == 1)
-
-
-def _shape(groups: list[_Group]) -> tuple[int, ...]:
-    """Group sizes, consecutive one-digit groups ("6 1 9 …") counting as one group."""
-    sizes: list[int] = []
-    previous_single = False
-    for group in groups:
-        single = len(group.digits) == 1
-        if single and previous_single:
-            sizes[-1] += 1
-        else:
-            sizes.append(len(group.digits))
-        previous_single = single
-    return tuple(sizes)
-
-
-def _window_lengths(digits: str, a: int, plus: bool, nanp: bool) -> range | tuple[int, ...]:
-    if plus and a == 0:
-        return range(min(len(digits), 15), 7, -1)
-    if nanp and digits.startswith("011", a):  # dialled from the US: 011, country, number
-        return range(min(len(digits) - a, 18), 10, -1)
-    if nanp:
-        return (11, 10) if digits[a] == "1" else (10,)
-    return range(min(len(digits) - a, 15), 6, -1)
-
-
-def _well_formed(sizes: tuple[int, ...], seps: list[str]) -> bool:
-    """A run may be a NANP number as a whole.
-
-    It needs phone-shaped groups, or one separator used throughout ("70 25 55 01 47"):
-    "22-32. 24/7. 100" is not one.
-    """
-    return sizes in _NANP_SHAPES or len(set(seps)) <= 1
-
-
-def _numbers(
-    projected: str,
-    groups: list[_Group],
-    seps: list[str],
-    region: str,
-    plus: bool,
-    try_whole: bool = True,
-    blocked: frozenset[int] = frozenset(),
-) -> list[_Hit]:
-    """The valid phone numbers in a run: the whole run, or windows on group boundaries.
-
-    ``seps[k]`` is what separates group k from group k+1. A window cut from a longer run
-    must be set apart by a separator it does not use inside ("Oh 212-555-0123",
-    "12/24/2025 702-555-0123"), so "Rates 40/210/220/1000" holds no phone; a run made of
-    nothing but phone numbers ("702 555 0123 702 555 0145") is the exception. Groups in
-    ``blocked`` (a price, a measure, an id) are in no number but still part of the run.
-    """
-    digits = "".join(g.digits for g in groups)
-    n = len(digits)
-    nanp = region in NANP_REGIONS
-    plausible = plus or not nanp or n in (10, 11) or digits.startswith("011")
-    if try_whole and not blocked and n <= 17 and plausible:
-        whole = None
-        if plus or not nanp or _well_formed(_shape(groups), seps):
-            whole = validate(digits, region, plus)
-        if whole is not None:
-            return [_Hit(0, len(groups) - 1, whole, True)]
-    if try_whole and not blocked and not plus and digits.startswith("00") and n <= 17:
-        dialled = validate(digits[2:], region, True)  # "00 44 …", "001-702-…": 00 = "+"
-        if dialled is not None:
-            return [_Hit(0, len(groups) - 1, dialled, True)]
-    hits = _windows(projected, groups, seps, digits, region, plus, blocked, strict=True)
-    if nanp and len(groups) > 1 and not blocked:
-        tiled = _windows(projected, groups, seps, digits, region, plus, blocked, strict=False)
-        covers = bool(tiled) and tiled[0].first == 0 and tiled[-1].last == len(groups) - 1
-        contiguous = all(b.first == a.last + 1 for a, b in itertools.pairwise(tiled))
-        if covers and contiguous and len(tiled) > len(hits):
-            hits = tiled
-    return hits
-
-
-def _windows(
-    projected: str,
-    groups: list[_Group],
-    seps: list[str],
-    digits: str,
-    region: str,
-    plus: bool,
-    blocked: frozenset[int],
-    strict: bool,
-) -> list[_Hit]:
-    nanp = region in NANP_REGIONS
-    starts = [0]
-    for g in groups:
-        starts.append(starts[-1] + len(g.digits))
-    ends = {offset: k for k, offset in enumerate(starts)}  # digit offset -> group index
-    hits: list[_Hit] = []
-    first = 0
-    while first < len(groups):
-        hit = None
-        for begin in _single_run_starts(projected, groups, seps, first) if nanp else (first,):
-            hit = _window_at(
-                groups, seps, digits, starts, ends, begin, region, plus, blocked, strict
-            )
-            if hit is not None:
-                break
-        if hit is None:
-            first += 1
-        else:
-            hits.append(hit)
-            first = hit.last + 1
-    return hits
-
-
-def _window_at(
-    groups: list[_Group],
-    seps: list[str],
-    digits: str,
-    starts: list[int],
-    ends: dict[int, int],
-    first: int,
-    region: str,
-    plus: bool,
-    blocked: frozenset[int],
-    strict: bool,
-) -> _Hit | None:
-    nanp = region in NANP_REGIONS
-    a = starts[first]
-    for length in _window_lengths(digits, a, plus, nanp):
-        last = ends.get(a + length, 0) - 1
-        if last < first or first in blocked or last in blocked:
-            continue
-        window_plus = plus and first == 0
-        if nanp and not window_plus and not digits.startswith("011", a):
-            if _shape(groups[first : last + 1]) not in _NANP_SHAPES:
-                continue
-            if strict and not _set_apart(groups, seps, first, last):
-                continue
-        number = validate(digits[a : a + length], region, window_plus)
-        if number is not None:
-            return _Hit(first, last, number, False)
-    return None
-
-
-def _set_apart(groups: list[_Group], seps: list[str], first: int, last: int) -> bool:
-    """Whether a window is a number of its own within its run.
-
-    It is not when a neighbour of two or more digits joins it with a separator the window
-    uses inside: "40/210/220/1000" is a price list, while "24/7 201 555 0000" and
-    "Room 2 201 555 0000" end in a phone.
-    """
-    if all(len(g.digits) == 1 for g in groups[first : last + 1]):
-        return True  # digits written one by one: nothing to compare
-    inside = set(seps[first:last])
-    for sep_index, neighbour in ((first - 1, first - 1), (last, last + 1)):
-        joined = 0 <= sep_index < len(seps) and seps[sep_index] in inside
-        if not joined:
-            continue
-        other = groups[neighbour]
-        if len(other.digits) >= 2 and not other.weak and not other.spelled:
-            return False  # (a weak or spelled neighbour is a word such as "Lili", "one two")
-    return True
-
-
-def _single_run_starts(
-    projected: str, groups: list[_Group], seps: list[str], first: int
-) -> tuple[int, ...]:
-    """Where to look for a number in a run of one-digit groups starting at ``first``.
-
-    "2 3 1  5 5 5  0 0 0 0 oh" or "24/7 2 0 2 5 5 5 0 1 4 7" hold eleven digits for ten.
-    The separators usually tell which one is extra (wider gaps between 2 3 1 | 5 5 5 |
-    0 0 0 0 0 show a trailing one); without that, a digit next to a word is the extra one
-    ("Room 2 …", "… 2 girls"), and else a leading one is likelier; both are tried.
-    """
-    if len(groups[first].digits) != 1 or (first and len(groups[first - 1].digits) == 1):
-        return (first,)
-    length = 0
-    while first + length < len(groups) and len(groups[first + length].digits) == 1:
-        length += 1
-    extra = length % 10 if length > 10 else 0
-    if not extra:
-        return (first,)
-    inner = seps[first : first + length - 1]
-    usual = max(set(inner), key=inner.count)
-    sizes, size = [], 1
-    for sep in inner:
-        if sep == usual:
-            size += 1
-        else:
-            sizes.append(size)
-            size = 1
-    sizes.append(size)
-    if sizes[-1] == extra or (len(sizes) >= 3 and sizes[-1] == 4 + extra and sizes[0] == 3):
-        return (first,)  # "… zero 2 girls", 3-3-(4+extra): the extra digits trail
-    if sizes[0] == extra or (len(sizes) >= 3 and sizes[0] == 3 + extra and sizes[-1] == 4):
-        return (first + extra,)  # "24/7 2 0 2…", (3+extra)-3-4: they lead
-    start, end = groups[first].start, groups[first + length - 1].end
-    word_before = projected[max(0, start - 4) : start].rstrip()[-1:].isalpha()
-    word_after = projected[end : end + 4].lstrip()[:1].isalpha()
-    if word_after and not word_before:
-        return (first, first + extra)
-    return (first + extra, first)
-
-
-def _project(lowered: str) -> str:
-    """The text phones are matched on: digit words as digits and odd separators as spaces.
-
-    Same length as ``lowered``. Hard stops become spaces where they only separate digits:
-    a "#", "&" or "@" between two digits ("713#555#0147"), commas between single digits
-    ("7,1,3,…") or after spelled-out digits ("seven one three, five five five"), so
-    prices ("1,200") and list punctuation elsewhere still end a run.
-    """
-    if PAD in lowered or WEAK_ZERO in lowered or WEAK_ONE in lowered:
-        lowered = lowered.translate(_MARKERS_TO_SPACE)  # our markers, if the ad had them
-    projected = project_digit_words(lowered.replace("_", " "))
-    if "," in projected or "'" in projected or ":" in projected:
-        projected = _PUNCTUATED.sub(lambda m: _depunctuate(m, projected), projected)
-    if "24" in projected:  # "available 24/7" next to a number is not part of it
-        projected = _ROUND_THE_CLOCK.sub(lambda m: _clock(m, projected), projected)
-    if any(stop in projected for stop in _GLUE_STOPS):
-        projected = _GLUE.sub(lambda m: _unglue(m, projected), projected)
-    return projected
-
-
-def _depunctuate(match: re.Match[str], text: str) -> str:
-    if text[match.start() - 1 : match.start()] in _DIGITISH | {",", "'", ".", ":"}:
-        return match.group()
-    return match.group().replace(match.group(1), " ")
-
-
-def _clock(match: re.Match[str], text: str) -> str:
-    if text[match.start() - 1 : match.start()].isdigit():
-        return match.group()  # "…124/7…" is not "24/7"
-    return ";" * len(match.group())
-
-
-def _unglue(match: re.Match[str], text: str) -> str:
-    before, stop = match.group()[0], match.group()[1]
-    at = match.end()  # just after the stop
-    after = text[at : at + 1]
-    if stop == "+":
-        glued = before != PAD and after.isdigit()  # "713+555": a "+" starts no number here
-    elif stop != ",":
-        glued = before != PAD and after.isdigit()
-    elif before == PAD:
-        glued = text[at : at + 2].strip()[:1] in _DIGITISH
-    else:  # a comma between single digits
-        glued = (
-            after.isdigit()
-            and not text[at + 1 : at + 2].isdigit()
-            and not text[match.start() - 1 : match.start()].isdigit()
-        )
-    return before + " " if glued else match.group()
-
-
 @lru_cache(maxsize=65_536)
 def _is_obfuscated(raw: str) -> bool:
     """True unless ``raw`` is written the plain way parsers expect.
@@ -420,34 +79,6 @@ def _is_obfuscated(raw: str) -> bool:
     return not (raw.startswith("+") and len(sizes) <= 7 and min(sizes[2:]) >= 2)
 
 
-def _is_identifier(projected: str, start: int) -> bool:
-    """True when the text before a run names it an identifier (post id, order no., zip)."""
-    window = projected[max(0, start - 24) : start]
-    before = window.rstrip(" #:.-\n")
-    words = _WORD.findall(before[-12:])
-    if not words or not before.endswith(words[-1]):
-        return False
-    last = words[-1]
-    if last in _NUMBER_WORDS and len(words) > 1 and words[-2] in _ID_WORDS | _HASH_WORDS:
-        return True  # "post id", "order no.", "zip code", "ad no" ("area code" is not)
-    if last in _HASH_WORDS and "#" in window[len(before) :]:
-        return True  # "ad #", "listing #"
-    return last in _ID_WORDS
-
-
-def _lead_in(projected: str, start: int) -> tuple[int, bool]:
-    """Extend a run back over an opening bracket and a "+"; say whether there was one."""
-    if projected[start - 1 : start] in ("(", "[", "{"):
-        start -= 1
-    for lead in ("+", "+ "):
-        if projected[start - len(lead) : start] == lead:
-            start -= len(lead)
-            if projected[start - 1 : start] in ("(", "["):
-                start -= 1  # "(+1) 702 555 0123"
-            return start, True
-    return start, False
-
-
 def extract_phones(
     text: str, region: str = "US", normalized: NormalizedText | None = None
 ) -> list[PhoneMention]:
@@ -460,12 +91,13 @@ def extract_phones(
     lowered = norm.text.lower()
     if len(lowered) != len(norm.text):  # lower() expanded a letter (İ): one for one instead
         lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in norm.text)
-    projected = _project(lowered)
+    projected = project(lowered)
     mentions: list[PhoneMention] = []
     for cand in _CANDIDATE.finditer(projected):
-        start, plus = _lead_in(projected, cand.start())
-        identified = _is_identifier(projected, start)
-        for begin, end, number, whole in _hits(projected, cand, start, plus, region, identified):
+        start, plus = lead_in(projected, cand.start())
+        identified = is_identifier(projected, start)
+        found = numbers_in_run(projected, cand, start, plus, region, identified)
+        for begin, end, number, whole in found:
             begin, end = norm.span(begin, end)
             raw = text[begin:end]
             mentions.append(
@@ -482,81 +114,3 @@ def extract_phones(
                 )
             )
     return mentions
-
-
-def _blocked(projected: str, groups: list[_Group], identifier: bool = False) -> frozenset[int]:
-    """Groups that are not part of a phone: an id after "post #", a price, a measure."""
-    blocked = set()
-    if identifier or projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
-        blocked.add(0)
-    if _UNIT_AFTER.match(projected, groups[-1].end):
-        blocked.add(len(groups) - 1)
-    return frozenset(blocked)
-
-
-def _separators(projected: str, groups: list[_Group]) -> list[str]:
-    return [projected[a.end : b.start] for a, b in itertools.pairwise(groups)]
-
-
-def _hits(
-    projected: str,
-    cand: re.Match[str],
-    start: int,
-    plus: bool,
-    region: str,
-    identified: bool = False,
-) -> list[tuple[int, int, ValidNumber, bool]]:
-    """Numbers in one candidate run: ``(start, end, number, whole)``, projected offsets.
-
-    ``identified`` says the run follows "post #", "zip" and the like: its first group is
-    that identifier, and only the rest of the run may hold a phone.
-    """
-    run = cand.group()
-    dated = not plus and _DATE_LIKE.search(run) is not None
-    if dated or identified:
-        plus = False  # only windows shaped like phone numbers count
-    elif (
-        _HAS_SPECIAL.search(run) is None
-        and projected[cand.start() - 1 : cand.start()] not in _CURRENCY
-        and _UNIT_AFTER.match(projected, cand.end()) is None
-    ):  # the common case: plain digits making one number
-        parts = _PLAIN_GROUP.findall(run)
-        digits = "".join(parts)
-        if (len(digits) in (10, 11) or (plus and len(digits) <= 17)) and (
-            plus
-            or region not in NANP_REGIONS
-            or _well_formed(tuple(map(len, parts)), _NON_DIGIT.findall(run))
-        ):
-            number = validate(digits, region, plus)
-            if number is not None:
-                return [(start, cand.end(), number, True)]
-    groups = _groups(projected, cand.start(), cand.end())
-    spelled_one = groups[0].digits == "1" and PAD in projected[groups[0].start : groups[0].end]
-    if len(groups) > 1 and spelled_one and projected[groups[1].start].isdigit():
-        groups.pop(0)  # "I'm the one (201) 555-0000": a word, not a country code
-    if not groups:
-        return []
-    plus = plus and groups[0].start == cand.start()
-    blocked = _blocked(projected, groups, identified and groups[0].start == cand.start())
-    seps = _separators(projected, groups)
-    hits = _numbers(projected, groups, seps, region, plus, not dated, blocked)
-    weak = WEAK_ZERO in run or WEAK_ONE in run
-    if weak and not identified:  # maybe a lone "l" or "O" at an end was a digit after all
-        every = _groups(projected, cand.start(), cand.end(), strip_weak=False)
-        if len(every) != len(groups):
-            seps = _separators(projected, every)
-            more = _numbers(
-                projected, every, seps, region, plus, not dated, _blocked(projected, every)
-            )
-            if len(more) > len(hits):
-                groups, hits = every, more
-    found = []
-    for hit in hits:
-        if hit.first == 0 and groups[0].start == cand.start():
-            begin = start
-        else:
-            begin = groups[hit.first].start
-            if projected[begin - 1 : begin] in ("(", "["):
-                begin -= 1  # "(201) …" cut from a longer run keeps its bracket
-        found.append((begin, groups[hit.last].end, hit.number, hit.whole))
-    return found
