@@ -306,7 +306,8 @@ def _separators(projected: str, groups: list[_Group]) -> list[str]:
 
 def numbers_in_run(
     projected: str,
-    cand: re.Match[str],
+    run_start: int,
+    run_end: int,
     start: int,
     plus: bool,
     region: str,
@@ -314,17 +315,18 @@ def numbers_in_run(
 ) -> list[tuple[int, int, ValidNumber, bool]]:
     """Numbers in one candidate run: ``(start, end, number, whole)``, projected offsets.
 
-    ``identified`` says the run follows "post #", "zip" and the like: its first group is
-    that identifier, and only the rest of the run may hold a phone.
+    The run is ``projected[run_start:run_end]``; ``start`` is where it begins with its
+    lead-in ("+", "("). ``identified`` says the run follows "post #", "zip" and the like:
+    its first group is that identifier, and only the rest of the run may hold a phone.
     """
-    run = cand.group()
+    run = projected[run_start:run_end]
     dated = not plus and _DATE_LIKE.search(run) is not None
     if dated or identified:
         plus = False  # only windows shaped like phone numbers count
     elif (
         _HAS_SPECIAL.search(run) is None
-        and projected[cand.start() - 1 : cand.start()] not in _CURRENCY
-        and _UNIT_AFTER.match(projected, cand.end()) is None
+        and projected[run_start - 1 : run_start] not in _CURRENCY
+        and _UNIT_AFTER.match(projected, run_end) is None
     ):  # the common case: plain digits making one number
         parts = _PLAIN_GROUP.findall(run)
         digits = "".join(parts)
@@ -335,20 +337,20 @@ def numbers_in_run(
         ):
             number = validate(digits, region, plus)
             if number is not None:
-                return [(start, cand.end(), number, True)]
-    groups = _groups(projected, cand.start(), cand.end())
+                return [(start, run_end, number, True)]
+    groups = _groups(projected, run_start, run_end)
     spelled_one = groups[0].digits == "1" and PAD in projected[groups[0].start : groups[0].end]
     if len(groups) > 1 and spelled_one and projected[groups[1].start].isdigit():
         groups.pop(0)  # "I'm the one (201) 555-0000": a word, not a country code
     if not groups:
         return []
-    plus = plus and groups[0].start == cand.start()
-    blocked = _blocked(projected, groups, identified and groups[0].start == cand.start())
+    plus = plus and groups[0].start == run_start
+    blocked = _blocked(projected, groups, identified and groups[0].start == run_start)
     seps = _separators(projected, groups)
     hits = _numbers(projected, groups, seps, region, plus, not dated, blocked)
     weak = WEAK_ZERO in run or WEAK_ONE in run
     if weak and not identified:  # maybe a lone "l" or "O" at an end was a digit after all
-        every = _groups(projected, cand.start(), cand.end(), strip_weak=False)
+        every = _groups(projected, run_start, run_end, strip_weak=False)
         if len(every) != len(groups):
             seps = _separators(projected, every)
             more = _numbers(
@@ -358,7 +360,7 @@ def numbers_in_run(
                 groups, hits = every, more
     found = []
     for hit in hits:
-        if hit.first == 0 and groups[0].start == cand.start():
+        if hit.first == 0 and groups[0].start == run_start:
             begin = start
         else:
             begin = groups[hit.first].start

@@ -9,15 +9,14 @@ comes just before a run: a "+" or bracket that belongs to it, a cue ("post id", 
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Final
 
 from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO, project_digit_words
 
-# Hard stops that only glue digits together: "713#555#0147", "713+555+0147", "7,1,3,5,…",
-# and a comma after a spelled-out digit ("seven one three, five five five"). Checked in `_unglue`.
-_GLUE = re.compile(rf"[0-9{PAD}][#&@,+]")
-_GLUE_STOPS = ",#&@+"
+# Stops the candidate pattern lets through; `pieces` keeps them only where they glue digits.
+_STOP = re.compile(r"[,#&@+':]")
 _MARKERS_TO_SPACE = str.maketrans({PAD: " ", WEAK_ZERO: " ", WEAK_ONE: " "})
 # 702,555,0123 / 702'555'0123 / 702:555:0123 — a 4-digit last group is no thousands or time
 _PUNCTUATED = re.compile(r"[0-9]{3}([,':])[0-9]{3}\1[0-9]{4}(?![0-9])")
@@ -38,52 +37,58 @@ _WORD = re.compile(r"[a-z]+")
 def project(lowered: str) -> str:
     """The text phones are matched on: digit words as digits and odd separators as spaces.
 
-    Same length as ``lowered``. Hard stops become spaces where they only separate digits:
-    a "#", "&" or "@" between two digits ("713#555#0147"), commas between single digits
-    ("7,1,3,…") or after spelled-out digits ("seven one three, five five five"), so
-    prices ("1,200") and list punctuation elsewhere still end a run.
+    Same length as ``lowered``; "24/7" becomes a hard stop so it never joins a number.
     """
     if PAD in lowered or WEAK_ZERO in lowered or WEAK_ONE in lowered:
         lowered = lowered.translate(_MARKERS_TO_SPACE)  # our markers, if the ad had them
     projected = project_digit_words(lowered.replace("_", " "))
-    if "," in projected or "'" in projected or ":" in projected:
-        projected = _PUNCTUATED.sub(lambda m: _depunctuate(m, projected), projected)
     if "24" in projected:  # "available 24/7" next to a number is not part of it
         projected = _ROUND_THE_CLOCK.sub(lambda m: _clock(m, projected), projected)
-    if any(stop in projected for stop in _GLUE_STOPS):
-        projected = _GLUE.sub(lambda m: _unglue(m, projected), projected)
     return projected
 
 
-def _depunctuate(match: re.Match[str], text: str) -> str:
-    if text[match.start() - 1 : match.start()] in _DIGITISH | {",", "'", ".", ":"}:
-        return match.group()
-    return match.group().replace(match.group(1), " ")
+def pieces(projected: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split a candidate run at the stops that end a number there.
+
+    The candidate pattern lets ``, # & @ + ' :`` join digits; here each one in the run is
+    kept only where it glues digits together (see `_glues`) and otherwise cuts the run.
+    """
+    stops = _STOP.finditer(projected, start, end)
+    cuts = [m.start() for m in stops if not _glues(projected, m.start())]
+    if not cuts:
+        return [(start, end)]
+    bounds = [start, *cuts, end]
+    return [(a if a == start else a + 1, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _glues(text: str, at: int) -> bool:
+    """Whether the stop at ``at`` only separates digits of one number."""
+    stop = text[at]
+    before = text[at - 1 : at]
+    after = text[at + 1 : at + 2]
+    if stop in "'," or stop == ":":
+        for begin in (at - 3, at - 7):  # 702,555,0123 / 702'555'0123 / 702:555:0123
+            lone = text[begin - 1 : begin] not in _DIGITISH | {",", "'", ".", ":"}
+            if begin >= 0 and lone and _PUNCTUATED.match(text, begin):
+                return True
+        if stop != ",":
+            return False
+    if stop in "#&@+":
+        return before.isdigit() and after.isdigit()  # 713#555#0147, 713+555+0147
+    if before == PAD:  # seven one three, five five five
+        return text[at + 1 : at + 3].strip()[:1] in _DIGITISH
+    return (  # a comma between single digits: 7,1,3,5,…
+        after.isdigit()
+        and before.isdigit()
+        and not text[at + 2 : at + 3].isdigit()
+        and not text[at - 2 : at - 1].isdigit()
+    )
 
 
 def _clock(match: re.Match[str], text: str) -> str:
     if text[match.start() - 1 : match.start()].isdigit():
         return match.group()  # "…124/7…" is not "24/7"
     return ";" * len(match.group())
-
-
-def _unglue(match: re.Match[str], text: str) -> str:
-    before, stop = match.group()[0], match.group()[1]
-    at = match.end()  # just after the stop
-    after = text[at : at + 1]
-    if stop == "+":
-        glued = before != PAD and after.isdigit()  # "713+555": a "+" starts no number here
-    elif stop != ",":
-        glued = before != PAD and after.isdigit()
-    elif before == PAD:
-        glued = text[at : at + 2].strip()[:1] in _DIGITISH
-    else:  # a comma between single digits
-        glued = (
-            after.isdigit()
-            and not text[at + 1 : at + 2].isdigit()
-            and not text[match.start() - 1 : match.start()].isdigit()
-        )
-    return before + " " if glued else match.group()
 
 
 def is_identifier(projected: str, start: int) -> bool:

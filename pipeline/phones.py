@@ -21,6 +21,7 @@ are not phones.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Final
 
@@ -29,7 +30,7 @@ from phonenumbers import PhoneNumberFormat
 
 from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO
 from pipeline.phone_runs import numbers_in_run
-from pipeline.phone_text import is_identifier, lead_in, project
+from pipeline.phone_text import is_identifier, lead_in, pieces, project
 from pipeline.phone_validate import clear_cache
 from pipeline.textnorm import NormalizedText, normalize
 from schemas import PhoneMention
@@ -39,8 +40,9 @@ __all__ = ["EXTRACTOR", "PhoneNumberError", "clear_cache", "extract_phones", "no
 EXTRACTOR: Final = "adwatch.phones"
 
 _DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
-_SEP = rf"[^\w{PAD}{WEAK_ZERO}{WEAK_ONE}+,;:!?$€£¥%@#&'\"]"  # "_" is made a space before matching
+_SEP = rf"[^\w{PAD}{WEAK_ZERO}{WEAK_ONE};!?$€£¥%\"]"  # "_" is made a space before matching
 _CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
+_HAS_STOP = re.compile(r"[,#&@+':]")
 _PLAIN = re.compile(r"\(?\+?\(?[0-9]+(?:(?:\)[ .-]?|[ .-]\(?|\()[0-9]+)*")
 _PLAIN_GROUP = re.compile(r"[0-9]+")
 
@@ -93,24 +95,36 @@ def extract_phones(
         lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in norm.text)
     projected = project(lowered)
     mentions: list[PhoneMention] = []
-    for cand in _CANDIDATE.finditer(projected):
-        start, plus = lead_in(projected, cand.start())
-        identified = is_identifier(projected, start)
-        found = numbers_in_run(projected, cand, start, plus, region, identified)
-        for begin, end, number, whole in found:
-            begin, end = norm.span(begin, end)
-            raw = text[begin:end]
-            mentions.append(
-                PhoneMention(
-                    raw=raw,
-                    start=begin,
-                    end=end,
-                    extractor=EXTRACTOR,
-                    confidence=1.0 if whole else 0.8,
-                    e164=number.e164,
-                    obfuscated=_is_obfuscated(raw),
-                    region=number.region,
-                    geo=number.geo,
-                )
+    for wide in _CANDIDATE.finditer(projected):
+        runs: Iterable[re.Match[str]] = (wide,)
+        if _HAS_STOP.search(wide.group()):  # a "," or "#" in it: it may be several runs
+            runs = (
+                run
+                for begin, end in pieces(projected, wide.start(), wide.end())
+                for run in _CANDIDATE.finditer(projected, begin, end)
             )
+        for run in runs:
+            mentions.extend(_mentions(text, norm, projected, run, region))
     return mentions
+
+
+def _mentions(
+    text: str, norm: NormalizedText, projected: str, run: re.Match[str], region: str
+) -> Iterator[PhoneMention]:
+    start, plus = lead_in(projected, run.start())
+    identified = is_identifier(projected, start)
+    found = numbers_in_run(projected, run.start(), run.end(), start, plus, region, identified)
+    for begin, end, number, whole in found:
+        begin, end = norm.span(begin, end)
+        raw = text[begin:end]
+        yield PhoneMention(
+            raw=raw,
+            start=begin,
+            end=end,
+            extractor=EXTRACTOR,
+            confidence=1.0 if whole else 0.8,
+            e164=number.e164,
+            obfuscated=_is_obfuscated(raw),
+            region=number.region,
+            geo=number.geo,
+        )
