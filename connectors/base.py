@@ -90,6 +90,10 @@ class Connector(Protocol):
     def exhausted(self) -> bool:
         """True once a finite source has returned everything it has."""
 
+    # Optional: a ``backlog`` attribute or property, True while poll() has more work ready
+    # right now (listing pages to walk, lines to read); the runner then polls again at once
+    # instead of waiting for the connector's schedule.
+
 
 class ConnectorError(Exception):
     """A connector is misconfigured or cannot start (bad config, unreadable file)."""

@@ -89,6 +89,19 @@ class PipelineSettings(BaseModel):
     sink_batch_seconds: float = Field(default=0.5, gt=0, le=60)
 
 
+class ConnectorSettings(BaseModel):
+    """Where the connectors' configuration and state live."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: Path | None = Field(
+        default=None, description="connectors YAML file; default: the built-in demo source"
+    )
+    state_path: Path | None = Field(
+        default=None, description="default: DATA_DIR/connectors.sqlite3"
+    )
+
+
 class Settings(BaseSettings):
     """Effective adwatch settings; build with `load_settings` to get readable errors."""
 
@@ -106,6 +119,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     index: IndexSettings = IndexSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -127,6 +141,11 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """SQLite index file."""
         return self.index.sqlite_path or self.data_dir / "index.sqlite3"
+
+    @property
+    def connector_state_path(self) -> Path:
+        """SQLite file of the connectors' per-source state."""
+        return self.connectors.state_path or self.data_dir / "connectors.sqlite3"
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``ads.raw``."""
