@@ -43,6 +43,11 @@ class Problem:
     reason: str  # what is wrong, e.g. "missing field 'title'", "HTTP 404"
     field: str | None = None  # the missing or bad field, when there is one
     fatal: bool = False  # the connector cannot go on (a truncated archive)
+    # A bad input record keeps its bytes: the runner dead-letters them (with the reason,
+    # `where` as the origin and `line` as its offset), so nothing is lost.
+    original: bytes | None = None
+    line: int = -1
+    details: tuple[dict[str, Any], ...] = ()
 
     def describe(self) -> str:
         """``where: reason``, as shown to a user."""

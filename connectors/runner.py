@@ -24,6 +24,8 @@ from typing import Protocol
 
 from connectors.base import Connector, Problem, Report
 from connectors.state import SourceState
+from pipeline.deadletter import Headers, error_headers
+from pipeline.errors import InvalidRecord
 from schemas import RawAd
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ class Publisher(Protocol):
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything sent is acknowledged or failed."""
+
+    def deadletter(self, original: bytes, key: bytes | None, headers: Headers) -> None:
+        """Send a bad record's original bytes to the dead-letter topic."""
 
     @property
     def pending(self) -> int:
@@ -107,8 +112,27 @@ class ConnectorRunner:
             slot.stats.problems += 1
             slot.stats.last_problem = problem.describe()
         log.warning("connector %s: %s", problem.source, problem.describe())
+        if problem.original is not None:
+            self._deadletter(problem)
         if self._report is not None:
             self._report(problem)
+
+    def _deadletter(self, problem: Problem) -> None:
+        """A bad input record goes to ads.deadletter byte for byte, with the reason."""
+        assert problem.original is not None
+        where = problem.where.rsplit(":", 1)[0] if problem.line >= 0 else problem.where
+        headers = error_headers(
+            topic=f"file:{where}" if problem.line >= 0 else problem.where,
+            partition=-1,
+            offset=problem.line,
+            stage=f"connector:{problem.source}",
+            exc=InvalidRecord(problem.reason),
+            details=problem.details,
+        )
+        try:
+            self.publisher.deadletter(problem.original, None, headers)
+        except Exception as exc:  # the report still says what was wrong
+            log.warning("connector %s: dead-letter failed: %s", problem.source, exc)
 
     @property
     def stats(self) -> list[ConnectorStats]:

@@ -60,6 +60,7 @@ class FaultInjectingPublisher:
 
     def __init__(self) -> None:
         self.sent: list[RawAd] = []
+        self.dead: list[tuple[bytes, dict[str, bytes]]] = []
         self.failed = 0
         self.fail_next = 0
         self._pending = 0
@@ -67,6 +68,11 @@ class FaultInjectingPublisher:
     def publish(self, ad: RawAd) -> None:
         self.sent.append(ad)
         self._pending += 1
+
+    def deadletter(
+        self, original: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        self.dead.append((original, dict(headers)))
 
     def flush(self, timeout: float | None = None) -> None:
         if self.fail_next:
@@ -221,3 +227,17 @@ def test_validators_committed_only_with_the_published_ad(state: SourceState) -> 
     clock.now = 60  # past the backoff: the batch is sent again
     runner.step()
     assert state.validators("http://x/ad/9").etag == '"v1"'
+
+
+def test_a_bad_input_record_is_dead_lettered_with_its_bytes(state: SourceState) -> None:
+    pub = FaultInjectingPublisher()
+    runner = ConnectorRunner(state, pub)
+    problem = Problem("files", "data/ads.jsonl:7", "not JSON", original=b"{oops", line=7)
+    runner.report(problem)
+    ((original, headers),) = pub.dead
+    assert original == b"{oops"
+    assert headers["__connect.errors.topic"] == b"file:data/ads.jsonl"
+    assert headers["__connect.errors.offset"] == b"7"
+    assert headers["__connect.errors.exception.message"] == b"not JSON"
+    runner.report(Problem("site", "http://x/ad/1", "missing field 'title'", field="title"))
+    assert len(pub.dead) == 1  # a page problem has no record to keep
