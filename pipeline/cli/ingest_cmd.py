@@ -16,7 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -29,11 +28,10 @@ from rich.progress import (
 
 from connectors.files import TRUNCATED, Format, LineResult, read_ads
 from connectors.producer import AdProducer, BrokerUnreachable, DeliveryError
-from pipeline.cli.common import console, err_console, fail, settings_or_exit
+from pipeline.cli.common import broker_address, console, err_console, fail, settings_or_exit
 from pipeline.deadletter import error_headers
 from pipeline.errors import InvalidRecord
-from pipeline.runfile import running_broker
-from pipeline.settings import KafkaSettings, Settings
+from pipeline.settings import Settings
 
 STAGE = "ingest"
 MAX_SHOWN = 20
@@ -194,7 +192,7 @@ def ingest(
     if source is not None and (not source or any(c.isspace() or c == ":" for c in source)):
         fail(f"--source {source!r} must be non-empty, without spaces or ':'")
     settings = settings_or_exit()
-    address = _broker_address(bootstrap, settings)
+    address = broker_address(bootstrap, settings)
     with _progress() as (on_progress, printer):
         shown = [0]
 
@@ -211,27 +209,6 @@ def ingest(
             fail(f"{exc}\n  is `adwatch up` running? It prints its broker address.", 1)
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
-
-
-def _broker_address(bootstrap: str | None, settings: Settings) -> str:
-    if bootstrap is None:
-        if settings.kafka.bootstrap is not None:
-            return settings.kafka.bootstrap
-        running = running_broker(settings)
-        if running is None:
-            fail(
-                f"no broker address: start the embedded stack with `adwatch up` (from the "
-                f"same directory, data dir {settings.data_dir}), pass --bootstrap HOST:PORT, "
-                "or set ADWATCH_KAFKA__BOOTSTRAP"
-            )
-        return running
-    try:
-        checked = KafkaSettings(bootstrap=bootstrap).bootstrap
-    except ValidationError as exc:
-        fail(f"--bootstrap {bootstrap!r}: {exc.errors()[0]['msg']}")
-    if checked is None:
-        fail("--bootstrap is empty")
-    return checked
 
 
 @contextmanager
