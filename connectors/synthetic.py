@@ -1,16 +1,31 @@
-"""Deterministic synthetic classified ads for demos and tests: generated, clean, fictional.
+"""Synthetic classified ads for demos, tests and benchmarks: generated, clean, fictional.
 
-Nothing here describes a real person or a real listing. The text is non-explicit:
-companionship, massage and "date night" wording kept clean, plus ordinary ads (furniture,
-jobs, bakery, tutoring, cars, rentals). A fraction of the companionship ads carry the
-phrasing that indicators look for (new in town, available 24/7, ask for X, hotel incall),
-so the pipeline has leads to show.
+    SyntheticConfig ─> AdStream: one seeded rng and a simulated clock (ad i is posted at
+                        │         start + i × step_seconds)
+                        ├─ a network post that is due, first (a heap by simulated time):
+                        │    traveler  one phone, 4-6 cities, a stop every 1.5-4 h
+                        │    burst     one phone, 5-8 ads within 50 minutes
+                        │    ring      one template, 6-9 phones, at least 5 of them verbatim
+                        │    persona   one phone, 3-4 ads under different names and ages
+                        └─ else a background ad: ordinary (furniture, jobs, bakery, …) or
+                           companionship/massage, some with indicator phrasing
+    generate_ads(n, seed)  the first n ads from a fixed start: demo file, benchmarks
+    SyntheticConnector     the same stream for `adwatch up`, at `rate` ads per second
 
-Phone scheme: ``+1 <area code of the ad's city> 555-01XX``. NANPA reserves 555-0100 to
-555-0199 in every area code for fictional use, so no subscriber can have these numbers, and
-phonenumbers 9.0.43 still accepts them as valid numbers that geocode to the city. Some
-phones travel (one number in ads of several cities), some templates are reused verbatim
-with different phones, and numbers are written in several plain formats.
+Nothing here describes a real person or listing. The text is non-explicit: companionship,
+massage and "date night" wording kept clean, plus ordinary ads. Companionship ads carry the
+phrasing content indicators look for in a configurable share, negated forms that must not
+fire ("not new in town", "no hotels", "18+ only"), and phones in obfuscated styles
+(`connectors.obfuscate`). No ad states an age under 18 or uses youth words: the youth
+signal is emoji only, and `stated_age_minor` is left to labeled evaluation data.
+
+Phones are ``+1 <area code of a city> 555-01XX``: NANPA reserves 555-0100 to 555-0199 for
+fiction, and phonenumbers 9.0.43 accepts them as valid numbers that geocode to the area.
+Ordinary ads draw 555-0100..0149 and companionship ads 555-0150..0199, so the two kinds are
+never linked by chance; a background phone keeps one persona (name, age) for good, so only
+the persona networks give a phone several names. ``RawAd.extra`` holds the ground truth:
+``phone`` (E.164), ``phone_style``, ``indicators`` (ids that should fire), ``negated``
+(ids present only in negated form) and ``network`` (``"traveler-2"``…).
 
 Regenerate the demo file with ``python -m connectors.synthetic 600 connectors/data/demo_ads.jsonl``.
 """
@@ -18,23 +33,29 @@ Regenerate the demo file with ``python -m connectors.synthetic 600 connectors/da
 from __future__ import annotations
 
 import argparse
+import heapq
+import math
 import random
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors import obfuscate
+from connectors.base import ConnectorContext, parse_options
 from schemas import RawAd
+from schemas.types import UtcDatetime
 
 DEMO_FILE = Path(__file__).parent / "data" / "demo_ads.jsonl"
 DEMO_COUNT = 600
 DEMO_SEED = 7
-BASE_TIME = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)  # fixed, so output is deterministic
-WINDOW = timedelta(days=14)
-COMPANION_SHARE = 0.4
-INDICATOR_SHARE = 0.35
-TRAVELER_SHARE = 0.25  # of companionship ads, posted with a phone that moves between cities
-RING_SHARE = 0.25  # of companionship ads, a verbatim reused template
+BASE_TIME = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)  # fixed, so files are deterministic
+HOUR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -67,175 +88,509 @@ CITIES = [
         ("Nashville", "TN", "615"), ("Portland", "OR", "503"),
     )
 ]  # fmt: skip
-NAMES = ["Mia", "Jade", "Luna", "Aria", "Nina", "Sofia", "Kira", "Bella", "Eva", "Lily", "Ivy"]
+CITY_BY_NAME = {c.name: c for c in CITIES}
+NAMES = ["Mia", "Jade", "Luna", "Aria", "Nina", "Sofia", "Kira", "Bella", "Eva", "Lily", "Ivy",
+         "Ruby", "Chloe", "Maya", "Zoe", "Nora", "Stella", "Vera", "Daisy", "Gia"]  # fmt: skip
+DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+
+
+class SyntheticConfig(BaseModel):
+    """Options of the synthetic source (``options:`` of a ``type: synthetic`` connector).
+
+    Network settings are episodes started per 1,000 ads; shares are probabilities.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate: float = Field(20.0, gt=0, le=100_000, description="ads per wall-clock second")
+    step_seconds: float = Field(
+        120.0, gt=0, le=86_400, description="simulated seconds between consecutive ads"
+    )
+    cities: list[str] = Field(default_factory=lambda: [c.name for c in CITIES], min_length=1)
+    ordinary_share: float = Field(0.55, ge=0, le=1, description="of background ads")
+    indicator_share: float = Field(0.4, ge=0, le=1, description="of companionship ads")
+    negated_share: float = Field(0.15, ge=0, le=1, description="of companionship ads")
+    obfuscated_share: float = Field(0.3, ge=0, le=1, description="of companionship phones")
+    visitor_share: float = Field(0.05, ge=0, le=1, description="another state's area code")
+    travelers: float = Field(3.0, ge=0, le=25, description="one phone in 4-6 cities in a day")
+    bursts: float = Field(3.0, ge=0, le=25, description="one phone, 5-8 ads within an hour")
+    templates: float = Field(2.0, ge=0, le=25, description="one text with 6-9 phones")
+    personas: float = Field(3.0, ge=0, le=25, description="one phone, 3-4 names and ages")
+    seed: int = 7
+    source: str | None = Field(None, min_length=1, description="default: the connector name")
+    start: UtcDatetime | None = Field(
+        None, description="first posted_at; default: now minus backfill_hours (live)"
+    )
+    backfill_hours: float = Field(
+        48.0, ge=0, le=24 * 365, description="live stream: how far back posted_at begins"
+    )
+    total: int | None = Field(None, ge=1, description="stop after this many ads")
+    max_batch: int = Field(1_000, ge=1, le=100_000, description="most ads one poll returns")
+
+    @field_validator("cities")
+    @classmethod
+    def _known_cities(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in CITY_BY_NAME]
+        if unknown:
+            raise ValueError(f"unknown cities {unknown}; known: {', '.join(CITY_BY_NAME)}")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _enough_cities(self) -> SyntheticConfig:
+        if self.travelers and len(self.cities) < 4:
+            raise ValueError("travelers post in at least 4 cities: list 4 or set travelers: 0")
+        return self
+
+
+# ── text ────────────────────────────────────────────────────────────────────────────────
+# {name} {age} {city} {phone} {n} {k} are filled in; every closer has a word before {phone}.
+# category -> (titles, openers, sentences): an ad takes one opener and two sentences
 COMPANION = {
     "companionship": (
         ["Friendly companion for dinner and date night", "Sweet conversation and a fun night out",
-         "Upscale companion for events and travel"],
-        ["Hi there, I'm {name}, {age}, easygoing and friendly.",
-         "Hello gentlemen, {name} here. I love good food, live music and great conversation.",
-         "Looking for someone to join you for dinner, a show or a walk by the water?"],
+         "Upscale companion for events and evenings out", "Your plus one for the weekend",
+         "Dinner, drinks and great conversation", "Charming company for a night on the town",
+         "Elegant date for your next event", "Let's make it a memorable evening"],
+        ["Hi there, I'm {name}, {age}, easygoing and friendly.", "Hello gentlemen, {name} here.",
+         "Looking for someone to join you for dinner? I'm {name}, {age}.",
+         "Hello, {name} here, {age}, sweet and fun to be around.",
+         "My name is {name} and I love a good night out.", "Hey, it's {name}, {age}."],
+        ["I love good food, live music and great conversation.",
+         "Fan of jazz bars, rooftop views and long dinners.",
+         "Happy to join you for a gallery opening, a concert or a quiet drink.",
+         "Dressed to impress for any occasion.", "Great listener with a warm smile.",
+         "Dinner first, then maybe a show or a walk downtown.",
+         "Weekday evenings and weekend afternoons.", "Classy, discreet and on time.",
+         "Real photos, relaxed atmosphere.", "Perfect plus one for weddings and work parties.",
+         "Museums, wine bars and good coffee are my favorite things.",
+         "Polite gentlemen preferred.", "Well read, well traveled and quick to laugh.",
+         "Let's talk books, movies and where to eat next."],
     ),
     "massage": (
         ["Relaxing massage after a long week", "Therapeutic massage, professional and discreet",
-         "Spa day special: swedish and deep tissue"],
-        ["Treat yourself to a calm, clean studio and an hour of pure relaxation.",
-         "Licensed therapist, swedish, deep tissue and hot stone. I'm {name}.",
-         "Sore back from work? Unwind with a full hour of massage and soft music."],
+         "Spa day special: swedish and deep tissue", "Unwind with a full hour of massage",
+         "Hot stone massage, calm private studio", "Melt the stress away"],
+        ["Licensed therapist, I'm {name}.", "Hi, I'm {name}, {age}, a certified therapist.",
+         "{name} here, your neighborhood massage therapist.",
+         "Treat yourself to an hour of pure relaxation with {name}.",
+         "Sore back from work? I'm {name}, {age}, and I can help."],
+        ["Swedish, deep tissue and hot stone.", "Calm, clean studio with soft music.",
+         "Sixty or ninety minute sessions.", "Hot towels and aromatherapy included.",
+         "Perfect after a long week at work or at the gym.", "Free parking by the studio.",
+         "Gift cards available.", "Quiet, private and relaxing.",
+         "Stiff neck or tight shoulders? Book a session.", "Tea and a warm robe after.",
+         "Clean linens for every guest.", "Gentle or firm pressure, your choice."],
     ),
 }  # fmt: skip
-COMPANION_CLOSERS = [
-    "Classy, discreet and always on time. Text {phone}.",
-    "Serious inquiries only, no long chats. Call {phone}.",
-    "Appointments in {city}, text me at {phone} to book.",
-    "Reach me at {phone}, texts preferred.",
-]
-INDICATOR_PHRASES = [
-    "New in town!", "Just arrived in {city}, here until Sunday only.", "Available 24/7.",
-    "Ask for {name}.", "Hotel incall near the airport.", "Leaving soon, don't miss me.",
-    "Not new in town, a {city} local.", "Open 24/7, call anytime.",
-]  # fmt: skip
+PERSONA_OPENERS = ["Hi there, I'm {name}, {age}, easygoing and friendly.",
+                   "Hello, {name} here, {age}, sweet and fun to be around."]  # fmt: skip
+CLOSERS = ["Text {phone}.", "Call {phone} to book.", "Appointments in {city}, text me at {phone}.",
+           "Reach me at {phone}, texts preferred.", "Serious inquiries only, call {phone}.",
+           "Texts only please: {phone}.", "Book your time at {phone}.",
+           "Message me at {phone} to set a date."]  # fmt: skip
+INDICATORS: dict[str, list[str]] = {
+    "movement": ["New in town!", "Just arrived in {city}, here until {day} only.",
+                 "Leaving soon, last few days in {city}.", "Passing through {city} this week ✈️"],
+    "third_party": ["Ask for {name}.", "My manager handles all bookings.",
+                    "Text my assistant to set up a time."],
+    "multiple_persons": ["Two friends available together.", "Duo available, 2 ladies together.",
+                         "Three ladies on shift tonight."],
+    "hotel_incall": ["Hotel incall near the airport.", "Incall at my hotel suite downtown.",
+                     "At the motel by exit {k}, text for the room number."],
+    "law_enforcement_evasion": ["No LE.", "Absolutely no law enforcement.", "No cops, no games."],
+    "coded_pricing": ["{n} roses per hour 🌹", "Donations: {n} per hour.",
+                      "{n} roses for the hour."],
+    "always_available": ["Available 24/7.", "Open 24/7, call anytime.",
+                         "Day or night, available around the clock."],
+    "youth_language": ["💗🍭", "🍒💗", "🍭"],
+}  # fmt: skip
+NEGATED: dict[str, list[str]] = {
+    "movement": ["Not new in town, a {city} local.", "Not passing through, I live in {city}."],
+    "hotel_incall": ["No hotels, outcall to your home only.", "No motels, private studio only."],
+    "stated_age_young": ["18+ only.", "Must be 18+ to respond."],
+    "third_party": ["No agency and no manager, I book for myself."],
+    "multiple_persons": ["Just me, one on one, never a duo."],
+    "always_available": ["By appointment only, not 24/7."],
+}  # fmt: skip
+# (title, body, indicator ids); the ring fills {name} and {n} once for all its members
 RING_TEMPLATES = [
     ("Sweet and classy company tonight",
-     "Sweet, classy and fun company for your evening. New in town, ask for Bella. "
-     "Text {phone}, upscale gentlemen only."),
+     "Sweet, classy and fun company for your evening. New in town, ask for {name}. "
+     "Upscale gentlemen only, text {phone}.", ["movement", "third_party"]),
     ("Relax and unwind, spa special",
      "Stressed out? Relax and unwind with a full body massage in a private suite. "
-     "Available 24/7, hotel incall. {phone}"),
+     "Available 24/7, hotel incall. Call {phone}.", ["always_available", "hotel_incall"]),
     ("Date night partner available",
-     "Need a plus one for dinner or an event in {city}? Friendly, well dressed and "
-     "on time. Call {phone}."),
+     "Need a plus one for dinner or an event? Friendly, well dressed and on time. "
+     "Donations: {n} per hour. Call {phone}.", ["coded_pricing"]),
+    ("Two friends, one fun evening",
+     "Two friends available together for dinner and dancing. Just arrived, leaving soon. "
+     "No LE. Text {phone}.", ["law_enforcement_evasion", "movement", "multiple_persons"]),
+    ("Visiting this week only",
+     "Here for a few days on my tour ✈️ ask for {name}. Clean, quiet and discreet. "
+     "Text {phone}.", ["movement", "third_party"]),
 ]  # fmt: skip
-ORDINARY = [
-    ("furniture", "Solid oak dining table with {k} chairs - ${price}",
-     "Moving sale. Table is in great shape, a few light scratches. Pickup only. Text {phone}."),
-    ("furniture", "Gray sectional sofa, like new - ${price}",
-     "Pet free, smoke free home. Must go this weekend. Call {phone}."),
-    ("jobs", "Hiring line cooks, full time, ${wage}/hr",
-     "Busy family restaurant in {city} hiring line cooks. Weekends required. "
-     "Apply in person or call {phone}."),
-    ("jobs", "Warehouse associates needed - ${wage}/hr plus benefits",
-     "Day and night shifts, forklift a plus. Call our office at {phone}."),
-    ("bakery", "Custom birthday cakes and cupcakes",
-     "Home bakery taking orders for birthdays and weddings. {k} flavors of cupcakes. "
-     "Order at {phone}."),
-    ("tutoring", "Math and physics tutor, evenings and weekends",
-     "Certified teacher with {k} years of experience. Algebra, calculus, physics. "
-     "First session free. Call {phone}."),
-    ("cars", "20{yy} Honda Civic LX, {miles}k miles - ${price}",
-     "Clean title, new tires, service records. No lowballers. {phone}"),
-    ("cars", "20{yy} Ford F-150 XLT 4x4 - ${price}",
-     "Runs great, towing package, one owner. Text {phone} for photos."),
-    ("rentals", "Sunny 1BR apartment near downtown - ${rent}/mo",
-     "Hardwood floors, laundry in building, close to transit. Available now. Call {phone}."),
-    ("rentals", "Room for rent in quiet house - ${rent}/mo",
-     "Shared kitchen, utilities included, month to month. Text {phone}."),
-]  # fmt: skip
+# category -> (titles, sentences): an ad takes two to four sentences and a closer
+ORDINARY = {
+    "furniture": (
+        ["Solid oak dining table with {k} chairs - ${cost}",
+         "Gray sectional sofa, like new - ${cost}", "Vintage dresser with {k} drawers - ${cost}",
+         "Queen bed frame and mattress - ${cost}"],
+        ["Moving sale, everything must go.", "Great shape, a few light scratches.",
+         "Pet free, smoke free home.", "Pickup only, ground floor.", "Can help you load it.",
+         "Cash or card accepted.", "Bought last year, hardly used.", "Must go this weekend.",
+         "Measurements in the photos.", "Matching rug available too.", "Priced to sell."],
+    ),
+    "jobs": (
+        ["Hiring line cooks, full time, ${wage}/hr", "Warehouse associates needed - ${wage}/hr",
+         "Hotel front desk position open, ${wage}/hr", "Delivery drivers wanted, ${wage}/hr"],
+        ["Weekends required.", "Day and night shifts.", "Forklift experience a plus.",
+         "Paid training and weekly pay.", "Apply in person at our {city} location.",
+         "Friendly team, growing company.", "Health benefits after {k} months.",
+         "Clean driving record needed.", "No experience needed, we train.",
+         "Free meals on shift.", "Start as soon as next week."],
+    ),
+    "bakery": (
+        ["Custom birthday cakes and cupcakes", "Sourdough and pastries at the farmers market",
+         "Wedding cakes, tastings by appointment"],
+        ["Taking orders for birthdays and weddings.", "{k} flavors of cupcakes.",
+         "Fresh produce at the farmers market on Saturday.", "Gluten free options.",
+         "Order a week ahead for big cakes.", "Delivery anywhere in {city}.",
+         "Cookie boxes for the holidays.", "Baked fresh the morning you pick up.",
+         "Tastings on Fridays.", "Licensed cottage kitchen."],
+    ),
+    "tutoring": (
+        ["Math and physics tutor, evenings and weekends", "Piano lessons for all levels",
+         "Spanish conversation classes", "SAT and ACT prep, small groups"],
+        ["Certified teacher with {k} years of experience.", "Algebra, calculus and physics.",
+         "First session free.", "Lessons at your home or at my studio in {city}.",
+         "Online sessions too.", "Flexible schedule, evenings and weekends.",
+         "Practice tests and study plans.", "Adults welcome too.",
+         "Homework help for all grades.", "Progress notes after every lesson."],
+    ),
+    "cars": (
+        ["20{yy} Honda Civic LX, {miles}k miles - ${price}", "20{yy} Ford F-150 XLT 4x4 - ${price}",
+         "20{yy} Toyota Camry SE, {miles}k miles - ${price}"],
+        ["Clean title.", "New tires and brakes.", "Service records available.", "No lowballers.",
+         "One owner, garage kept.", "Runs great, towing package.", "Cold AC, no warning lights.",
+         "Oil changed last month.", "Small dent on the rear bumper.", "Test drives on weekends.",
+         "Bluetooth and backup camera."],
+    ),
+    "rentals": (
+        ["Sunny 1BR apartment near downtown - ${rent}/mo",
+         "Room for rent in quiet house - ${rent}/mo", "2BR townhouse with garage - ${rent}/mo"],
+        ["Hardwood floors.", "Laundry in building.", "Close to transit.", "Available now.",
+         "Utilities included.", "Month to month lease.", "No smoking please.",
+         "Shared kitchen and backyard.", "Cats welcome, sorry no dogs.",
+         "First month and deposit to move in.", "Street parking only.", "Quiet neighbors."],
+    ),
+    "services": (
+        ["Lawn mowing and yard cleanup", "Handyman: drywall, paint, small repairs",
+         "House cleaning, weekly or monthly"],
+        ["Free estimates.", "Reliable weekly service anywhere in {city}.",
+         "Licensed and insured.", "Senior discounts.", "Same week appointments.",
+         "References on request.", "We bring our own supplies.", "Family owned since 2009.",
+         "Gutter cleaning too.", "Weekend slots open."],
+    ),
+}  # fmt: skip
+PLACES = ["Near {street}.", "Off {street}, {city}.", "By the {street} bus stop.",
+          "{city}, close to {street}."]  # fmt: skip
+STREETS = ["Maple Ave", "Oak Street", "Main Street", "5th Ave", "Elm Street", "Park Blvd",
+           "Lincoln Way", "Cedar Lane", "Washington St", "Lakeview Dr", "Hillcrest Rd",
+           "Pine Street", "Broadway", "Jefferson Ave", "River Road", "Sunset Blvd"]  # fmt: skip
+ORDINARY_CLOSERS = ["Text {phone}.", "Call {phone}.", "Call or text {phone}.",
+                    "Questions? Call {phone}.", "Text {phone} for details."]  # fmt: skip
 
 
-def companion(rng: random.Random) -> tuple[str, str, str]:
-    """Make a clean companionship or massage ad: category, title, body with ``{phone}``."""
-    category = rng.choice(sorted(COMPANION))
-    titles, openers = COMPANION[category]
-    title = rng.choice(titles)
-    opener = rng.choice(openers).format(name=rng.choice(NAMES), age=rng.randint(24, 38))
-    return category, title, f"{opener} {rng.choice(COMPANION_CLOSERS)}"
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """Who an ad says is posting."""
+
+    name: str
+    age: int
 
 
-def ordinary(rng: random.Random, city: City) -> tuple[str, str, str]:
-    """Make an ordinary ad: category, title, body with ``{phone}`` and ``{city}`` left in."""
-    category, title, body = rng.choice(ORDINARY)
-    values = {
-        "k": rng.randint(2, 8), "price": f"{rng.randrange(100, 24_000, 50):,}",
-        "wage": rng.randint(17, 26), "yy": rng.randint(10, 22), "miles": rng.randint(30, 160),
-        "rent": f"{rng.randrange(900, 2_600, 25):,}", "phone": "{phone}", "city": "{city}",
-    }  # fmt: skip
-    return category, title.format(**values), body.format(**values)
+@dataclass(slots=True)
+class Post:
+    """One ad to write: where, under which phone and persona, and any fixed text."""
+
+    city: City
+    phone: str
+    style: str
+    persona: Persona
+    network: str | None = None  # "traveler-2": the network it belongs to
+    kind: str = "background"  # or traveler, burst, ring, persona
+    home: City | None = None  # the city of the phone's area code
+    text: tuple[str, str, str, list[str], list[str]] | None = None  # fixed ad: reposts, rings
+
+
+@dataclass(order=True, slots=True)
+class _Due:
+    at: float
+    seq: int
+    post: Post = field(compare=False)
 
 
 class PhoneBook:
-    """Hands out numbers of the fictional range 555-0100 to 555-0199, each once per area code.
+    """Hands out fictional numbers 555-01XX of one half of the range, each once per round.
 
-    Unrelated ads get distinct numbers (until an area code's 100 run out), so links in the
-    demo come only from the deliberate reuse below, not from chance collisions.
+    A number is reused only when its area code's half is used up, and then keeps the
+    persona it had, so chance reuse never looks like a persona network.
     """
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, lines: range) -> None:
         self._rng = rng
+        self._lines = lines
         self._free: dict[str, list[str]] = {}
+        self.personas: dict[str, Persona] = {}
 
     def take(self, city: City) -> str:
-        """Return an unused E.164 number of one of ``city``'s area codes."""
+        """Return an E.164 number of one of ``city``'s area codes."""
         area_code = self._rng.choice(city.area_codes)
         free = self._free.get(area_code)
         if not free:
-            free = [f"+1{area_code}55501{n:02d}" for n in range(100)]
+            free = [f"+1{area_code}55501{n:02d}" for n in self._lines]
             self._rng.shuffle(free)
             self._free[area_code] = free
         return free.pop()
 
+    def persona(self, phone: str) -> Persona:
+        """The persona ``phone`` posts as (made up the first time)."""
+        if phone not in self.personas:
+            self.personas[phone] = new_persona(self._rng)
+        return self.personas[phone]
+
+
+def new_persona(rng: random.Random, name: str | None = None) -> Persona:
+    """A made-up adult: mostly 21-38, sometimes 18-19 (which `stated_age_young` notes)."""
+    age = rng.randint(18, 19) if rng.random() < 0.1 else rng.randint(21, 38)
+    return Persona(name or rng.choice(NAMES), age)
+
 
 def format_phone(e164: str, style: int) -> str:
-    """Write a ``+1NPANXXXXXX`` number in one of the plain styles people use."""
-    npa, nxx, line = e164[2:5], e164[5:8], e164[8:]
-    styles = (
-        f"({npa}) {nxx}-{line}",
-        f"{npa}.{nxx}.{line}",
-        f"{npa}-{nxx}-{line}",
-        f"+1 {npa} {nxx} {line}",
-        f"{npa}{nxx}{line}",
-    )
-    return styles[style % len(styles)]
+    """Write a ``+1NPANXXXXXX`` number in one of five plain styles (kept for old callers)."""
+    name = ("paren", "dots", "dashes", "plus1", "run")[style % 5]
+    return obfuscate.render(e164, name, random.Random(0))
 
 
-def generate_ads(n: int, seed: int = 7, source: str = "demo") -> Iterator[RawAd]:
-    """Yield ``n`` valid synthetic `RawAd` records; the same ``seed`` gives the same ads."""
-    rng = random.Random(seed)
-    phones = PhoneBook(rng)
-    travelers = [(phones.take(city), rng.sample(CITIES, 4)) for city in rng.sample(CITIES, 6)]
-    rings = [(template, [rng.choice(CITIES) for _ in range(5)]) for template in RING_TEMPLATES]
-    for i in range(n):
-        city = rng.choice(CITIES)
-        roll = rng.random() / COMPANION_SHARE  # below 1: a companionship or massage ad
-        if roll < TRAVELER_SHARE:
-            phone, cities = rng.choice(travelers)
-            city = cities[i % len(cities)]
-            category, title, body = _companion(rng, city)
-        elif roll < TRAVELER_SHARE + RING_SHARE:
-            template, cities = rng.choice(rings)
-            city = rng.choice(cities)
-            phone = phones.take(city)
-            category, (title, body) = "companionship", template
-        elif roll < 1:
-            phone = phones.take(city)
-            category, title, body = _companion(rng, city)
+class AdStream(Iterator[RawAd]):
+    """The endless, deterministic ad stream of one config (see the module docstring)."""
+
+    def __init__(self, config: SyntheticConfig, source: str, start: datetime, prefix: str = ""):
+        self.config = config
+        self.source = source
+        self.start = start
+        self.prefix = prefix  # of source ids: "" gives 000001, 000002 …
+        self.count = 0
+        self.rng = rng = random.Random(config.seed)
+        self.cities = [CITY_BY_NAME[name] for name in config.cities]
+        self.ordinary_phones = PhoneBook(rng, range(0, 50))
+        self.companion_phones = PhoneBook(rng, range(50, 100))
+        self._due: list[_Due] = []
+        self._seq = 0
+        self._started: dict[str, int] = {}
+        self._spawners: list[tuple[float, Callable[[float], None]]] = [
+            (config.travelers, self._traveler),
+            (config.bursts, self._burst),
+            (config.templates, self._ring),
+            (config.personas, self._personas),
+        ]
+        # so the first episode of each kind starts within the first ~75 ads
+        self._credit = [rng.uniform(0.85, 1.0) for _ in self._spawners]
+
+    def __next__(self) -> RawAd:
+        """The next ad: a network post that is due, else a background ad."""
+        now = self.count * self.config.step_seconds
+        for k, (per_thousand, spawn) in enumerate(self._spawners):
+            self._credit[k] += per_thousand / 1000
+            if self._credit[k] >= 1:
+                self._credit[k] -= 1
+                spawn(now)
+        if self._due and self._due[0].at <= now:
+            ad = self._write(heapq.heappop(self._due).post)
         else:
-            phone = phones.take(city)
-            category, title, body = ordinary(rng, city)
-        body = body.format(phone=format_phone(phone, rng.randrange(5)), city=city.name)
-        posted_at = BASE_TIME - timedelta(seconds=rng.randrange(int(WINDOW.total_seconds())))
-        source_id = f"{i + 1:06d}"
-        yield RawAd(
-            source=source,
+            ad = self._background()
+        self.count += 1
+        return ad
+
+    # ── networks: each schedules its posts in simulated seconds ─────────────────────────
+
+    def _schedule(self, at: float, post: Post) -> None:
+        self._seq += 1
+        heapq.heappush(self._due, _Due(at, self._seq, post))
+
+    def _network(self, kind: str) -> str:
+        self._started[kind] = self._started.get(kind, 0) + 1
+        return f"{kind}-{self._started[kind]}"
+
+    def _traveler(self, now: float) -> None:
+        rng, network = self.rng, self._network("traveler")
+        home = rng.choice(CITIES)
+        phone = self.companion_phones.take(home)
+        persona = self.companion_phones.persona(phone)
+        style = obfuscate.pick_style(rng, self.config.obfuscated_share)
+        stops = rng.sample(self.cities, min(rng.randint(4, 6), len(self.cities)))
+        at = now
+        for j, city in enumerate(stops):
+            at += rng.uniform(1.5, 4.0) * HOUR if j else 0.0
+            times = [at] + ([at + rng.uniform(20, 90) * 60] if rng.random() < 0.5 else [])
+            for t in times:
+                self._schedule(t, Post(city, phone, style, persona, network, "traveler", home))
+
+    def _burst(self, now: float) -> None:
+        rng, network = self.rng, self._network("burst")
+        city = rng.choice(self.cities)
+        phone = self.companion_phones.take(city)
+        post = Post(city, phone, obfuscate.pick_style(rng, self.config.obfuscated_share),
+                    self.companion_phones.persona(phone), network, "burst", city)  # fmt: skip
+        post.text = self._companion_text(post)  # the same ad, bumped again and again
+        offsets = [0.0] + [rng.uniform(0, 50) * 60 for _ in range(rng.randint(4, 7))]
+        for offset in sorted(offsets):
+            self._schedule(now + offset, post)
+
+    def _ring(self, now: float) -> None:
+        rng, network = self.rng, self._network("ring")
+        title, body, indicators = rng.choice(RING_TEMPLATES)
+        persona = new_persona(rng)
+        body = body.format(name=persona.name, n=rng.randrange(150, 400, 10), phone="{phone}")
+        style = obfuscate.pick_style(rng, self.config.obfuscated_share)
+        for member in range(rng.randint(6, 9)):
+            city = rng.choice(self.cities)
+            phone = self.companion_phones.take(city)
+            self.companion_phones.personas[phone] = persona
+            text = (title, body)
+            if member >= 5 and rng.random() < 0.5:  # the first five verbatim, then variants
+                text = rng.choice(((title + "!", body), (title, body + " ✨"),
+                                   (title, body.replace(". ", "! ", 1))))  # fmt: skip
+            post = Post(city, phone, style, persona, network, "ring", city)
+            post.text = ("companionship", *text, list(indicators), [])
+            self._schedule(now + rng.uniform(0, 6) * HOUR, post)
+
+    def _personas(self, now: float) -> None:
+        rng, network = self.rng, self._network("persona")
+        city = rng.choice(self.cities)
+        phone = self.companion_phones.take(city)
+        style = obfuscate.pick_style(rng, self.config.obfuscated_share)
+        names = rng.sample(NAMES, rng.randint(3, 4))
+        offsets = sorted([0.0] + [rng.uniform(0, 10) * HOUR for _ in names[1:]])
+        for name, offset in zip(names, offsets, strict=True):
+            persona = new_persona(rng, name)
+            self._schedule(now + offset, Post(city, phone, style, persona, network, "persona"))
+
+    # ── writing ads ─────────────────────────────────────────────────────────────────────
+
+    def _background(self) -> RawAd:
+        rng, config = self.rng, self.config
+        city = rng.choice(self.cities)
+        if rng.random() < config.ordinary_share:
+            return self._ordinary(city)
+        home = city
+        if rng.random() < config.visitor_share:
+            home = rng.choice([c for c in CITIES if c.state != city.state])
+        phone = self.companion_phones.take(home)
+        style = obfuscate.pick_style(rng, config.obfuscated_share)
+        persona = self.companion_phones.persona(phone)
+        return self._write(Post(city, phone, style, persona, home=home))
+
+    def _ordinary(self, city: City) -> RawAd:
+        rng = self.rng
+        category = rng.choice(sorted(ORDINARY))
+        titles, sentences = ORDINARY[category]
+        parts = rng.sample(sentences, rng.randint(2, 4))
+        parts.insert(rng.randint(0, len(parts)), rng.choice(PLACES))
+        parts.append(rng.choice(ORDINARY_CLOSERS))
+        values = {
+            "k": rng.randint(2, 8), "price": f"{rng.randrange(2_000, 24_000, 50):,}",
+            "cost": f"{rng.randrange(40, 1_500, 5):,}",
+            "wage": rng.randint(17, 26), "yy": rng.randint(10, 22), "miles": rng.randint(30, 160),
+            "rent": f"{rng.randrange(900, 2_600, 25):,}", "phone": "{phone}", "city": city.name,
+            "street": rng.choice(STREETS),
+        }  # fmt: skip
+        title, body = rng.choice(titles).format(**values), " ".join(parts).format(**values)
+        phone = self.ordinary_phones.take(city)
+        post = Post(city, phone, rng.choice(sorted(obfuscate.PLAIN)), Persona("", 0), home=city)
+        post.text = (category, title, body, [], [])
+        return self._write(post)
+
+    def _companion_text(self, post: Post) -> tuple[str, str, str, list[str], list[str]]:
+        """Category, title, body (with ``{phone}`` left in), indicator ids, negated ids."""
+        rng, config = self.rng, self.config
+        category = rng.choice(sorted(COMPANION))
+        titles, openers, sentences = COMPANION[category]
+        title = rng.choice(titles)
+        opener = rng.choice(PERSONA_OPENERS if post.kind == "persona" else openers)
+        indicators = ["stated_age_young"] if "{age}" in opener and post.persona.age < 20 else []
+        parts = [opener, *rng.sample(sentences, 2)]
+        if post.kind == "traveler" and rng.random() < 0.7:
+            parts.append(rng.choice(INDICATORS["movement"]))
+            indicators.append("movement")
+        if rng.random() < config.indicator_share:
+            choices = sorted(set(INDICATORS) - set(indicators))
+            for indicator in rng.sample(choices, rng.randint(1, 3)):
+                phrase = rng.choice(INDICATORS[indicator])
+                if indicator == "youth_language":
+                    title = f"{title} {phrase}"
+                else:
+                    parts.append(phrase)
+                indicators.append(indicator)
+        negated = []
+        if rng.random() < config.negated_share:
+            indicator = rng.choice(sorted(set(NEGATED) - set(indicators)))
+            parts.append(rng.choice(NEGATED[indicator]))
+            negated.append(indicator)
+        parts.append(rng.choice(CLOSERS))
+        values = {
+            "name": post.persona.name, "age": post.persona.age, "city": post.city.name,
+            "day": rng.choice(DAYS), "k": rng.randint(2, 40), "n": rng.randrange(150, 400, 10),
+            "phone": "{phone}",
+        }  # fmt: skip
+        body = " ".join(parts).format(**values)
+        return category, title, body, indicators, negated
+
+    def _write(self, post: Post) -> RawAd:
+        rng, city = self.rng, post.city
+        category, title, body, indicators, negated = post.text or self._companion_text(post)
+        body = body.replace("{phone}", obfuscate.render(post.phone, post.style, rng))
+        found = set(indicators)
+        if post.style in obfuscate.OBFUSCATED:
+            found.add("obfuscated_phone")
+        if post.home is not None and post.home.state != city.state:
+            found.add("area_code_mismatch")
+        posted_at = self.start + timedelta(seconds=self.count * self.config.step_seconds)
+        source_id = f"{self.prefix}{self.count + 1:06d}"
+        extra: dict[str, Any] = {
+            "category": category, "synthetic": True, "phone": post.phone,
+            "phone_style": post.style, "indicators": sorted(found),
+        }  # fmt: skip
+        if negated:
+            extra["negated"] = sorted(negated)
+        if post.network:
+            extra["network"] = post.network
+        return RawAd(
+            source=self.source,
             source_id=source_id,
             url=f"https://classifieds.example/{city.slug}/{category}/{source_id}",
             title=title,
             body=body,
             posted_at=posted_at,
-            scraped_at=posted_at + timedelta(minutes=rng.randrange(5, 240)),
+            scraped_at=posted_at + timedelta(seconds=rng.randrange(60, 1800)),
             location=f"{city.name}, {city.state}",
             region="US",
-            extra={"category": category, "synthetic": True},
+            extra=extra,
         )
 
 
-def _companion(rng: random.Random, city: City) -> tuple[str, str, str]:
-    category, title, body = companion(rng)
-    if rng.random() < INDICATOR_SHARE:
-        phrases = rng.sample(INDICATOR_PHRASES, rng.randrange(1, 3))
-        extra = " ".join(p.format(name=rng.choice(NAMES), city=city.name) for p in phrases)
-        body = f"{body} {extra}"
-    return category, title, body
+def generate_ads(
+    n: int, seed: int = 7, source: str = "demo", config: SyntheticConfig | None = None
+) -> Iterator[RawAd]:
+    """Yield the first ``n`` ads of the stream; the same arguments give the same ads.
+
+    ``config`` (default `SyntheticConfig()`) sets the mix; ``seed`` and ``source`` override
+    its own, and its ``start`` defaults to the fixed `BASE_TIME`, not now.
+    """
+    base = config or SyntheticConfig()
+    settings = base.model_copy(update={"seed": seed, "source": source})
+    return islice(AdStream(settings, source, base.start or BASE_TIME), n)
 
 
 def write_ads(path: Path, ads: Iterable[RawAd]) -> int:
@@ -246,6 +601,98 @@ def write_ads(path: Path, ads: Iterable[RawAd]) -> int:
             out.write(ad.model_dump_json() + "\n")
             count += 1
     return count
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class SyntheticConnector:
+    """The synthetic stream as a live `Connector`, at ``rate`` ads per second.
+
+    ``poll()`` returns the ads due since `open()` by the monotonic ``clock`` and never
+    sleeps; a caller more than ``max_batch`` ads behind gets ``max_batch`` and the rest is
+    dropped from the schedule, not owed. It is exhausted only once ``total`` ads (if set)
+    were returned. ``posted_at`` follows the simulated clock (``step_seconds`` per ad from
+    ``start``), so a traveler's day of posting takes seconds of wall time. With ``start``
+    unset (a live stream) it begins ``backfill_hours`` ago and, once it has caught up with
+    now, stays at now: posting patterns only get tighter, never in the future. Source ids
+    then carry the opening time so that runs do not overwrite each other's ads.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: SyntheticConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.name = name
+        self.config = config or SyntheticConfig()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._stream: AdStream | None = None
+        self._t0 = 0.0
+        self._emitted = 0
+
+    @classmethod
+    def from_config(
+        cls, name: str, options: Mapping[str, Any], ctx: ConnectorContext
+    ) -> SyntheticConnector:
+        """Build from a connectors-file entry; raises `ConnectorError` on bad options."""
+        return cls(name, parse_options(SyntheticConfig, name, options))
+
+    def open(self) -> None:
+        """Start the stream and the rate clock; a no-op while open (after close: anew)."""
+        self._opened()
+
+    def _opened(self) -> AdStream:
+        if self._stream is None:
+            config = self.config
+            now = self._wall_clock()
+            start = config.start or now - timedelta(hours=config.backfill_hours)
+            prefix = "" if config.start else f"{now:%Y%m%dT%H%M%S}-"
+            self._stream = AdStream(config, config.source or self.name, start, prefix)
+            self._t0 = self._clock()
+            self._emitted = 0
+        return self._stream
+
+    def poll(self) -> list[RawAd]:
+        """The ads due now at ``rate`` (at most ``max_batch``); never blocks."""
+        stream = self._opened()
+        config = self.config
+        owed = math.floor((self._clock() - self._t0) * config.rate) - self._emitted
+        if owed > config.max_batch:  # forgive the backlog of a stalled caller
+            self._t0 += (owed - config.max_batch) / config.rate
+            owed = config.max_batch
+        if config.total is not None:
+            owed = min(owed, config.total - self._emitted)
+        ads = list(islice(stream, max(owed, 0)))
+        self._emitted += len(ads)
+        if self.config.start is None:  # live: the simulated clock never runs past now
+            now = self._wall_clock()
+            ads = [
+                ad
+                if ad.posted_at is None or ad.posted_at <= now
+                else ad.model_copy(update={"posted_at": now, "scraped_at": now})
+                for ad in ads
+            ]
+        return ads
+
+    def close(self) -> None:
+        """Stop the stream; safe to call twice."""
+        self._stream = None
+
+    @property
+    def exhausted(self) -> bool:
+        """True once ``total`` ads were returned (never, without a ``total``)."""
+        return self.config.total is not None and self._emitted >= self.config.total
+
+    @property
+    def emitted(self) -> int:
+        """How many ads `poll` has returned since `open`."""
+        return self._emitted
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -69,7 +69,8 @@ class Corpus:
 
 
 def synthetic_corpus(n: int, seed: int = 7) -> Corpus:
-    """``n`` ads from `connectors.synthetic.generate_ads`: plain numbers, all US."""
+    """``n`` ads from `connectors.synthetic.generate_ads`: one number each, about a tenth of
+    them obfuscated (as companionship ads write them), all US."""
     ads = [BenchAd(ad.key, ad.text, ad.region or "US") for ad in generate_ads(n, seed)]
     return Corpus(f"synthetic (seed {seed})", ads)
 

@@ -33,9 +33,11 @@ def test_run_corpus_times_every_pass_and_gives_positive_rates() -> None:
     data = result.as_dict()
     assert set(data["ads_per_second"]) == set(PASSES)
     assert set(data["ratio_phones_over_matcher"]) == {"cold", "warm"}
-    # synthetic ads hold one plainly written number each: both extractors find it
-    assert result.agreement.matcher == result.agreement.ours == result.agreement.both == 12
+    # Every synthetic ad holds one number, plain or obfuscated: ours finds all of them and
+    # everything the matcher finds; the matcher misses some of the obfuscated ones.
     assert result.agreement.matcher_only == 0
+    assert result.agreement.ours == 12
+    assert result.agreement.both == result.agreement.matcher <= 12
 
 
 def test_agreement_counts_what_only_the_matcher_found() -> None:
