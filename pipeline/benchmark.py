@@ -69,8 +69,10 @@ class Corpus:
 
 
 def synthetic_corpus(n: int, seed: int = 7) -> Corpus:
-    """``n`` ads from `connectors.synthetic.generate_ads`: one number each, about a tenth of
-    them obfuscated (as companionship ads write them), all US."""
+    """``n`` ads from `connectors.synthetic.generate_ads`, all US.
+
+    One number each; about a tenth of them obfuscated, as companionship ads write them.
+    """
     ads = [BenchAd(ad.key, ad.text, ad.region or "US") for ad in generate_ads(n, seed)]
     return Corpus(f"synthetic (seed {seed})", ads)
 
