@@ -8,7 +8,6 @@ import sqlite3
 import threading
 import time
 from contextlib import nullcontext
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +15,10 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from connectors.base import ConnectorError
+from connectors.config import ConnectorSpec, load_connectors
+from connectors.runner import ConnectorRunner
+from connectors.service import open_runner
 from pipeline import topics
 from pipeline.broker import BrokerError, broker_for, ensure_topics
 from pipeline.cli.common import console, fail, settings_or_exit
@@ -27,11 +30,6 @@ from pipeline.supervisor import WorkerProcess
 RESTART_BACKOFF_MAX = 30.0
 
 
-def demo_file() -> Path:
-    """The bundled synthetic demo ads."""
-    return Path(str(resources.files("connectors").joinpath("data", "demo_ads.jsonl")))
-
-
 def indexed_count(path: Path) -> int | None:
     """Ads in the SQLite index, read-only; None while it does not exist yet."""
     if not path.exists():
@@ -41,6 +39,45 @@ def indexed_count(path: Path) -> int | None:
             return int(c.execute("SELECT count(*) FROM ads").fetchone()[0])
     except sqlite3.Error:
         return None
+
+
+class _Sources(threading.Thread):
+    """Runs the configured connectors (by default the synthetic demo stream) until stopped."""
+
+    def __init__(
+        self, settings: Settings, bootstrap: str, specs: list[ConnectorSpec], base_dir: Path
+    ) -> None:
+        super().__init__(name="adwatch-sources", daemon=True)
+        self.settings, self.bootstrap = settings, bootstrap
+        self.specs, self.base_dir = specs, base_dir
+        self.stop_event = threading.Event()
+        self.runner: ConnectorRunner | None = None
+        self.error = ""
+
+    def run(self) -> None:
+        try:
+            with open_runner(self.settings, self.specs, self.base_dir, self.bootstrap) as runner:
+                self.runner = runner
+                runner.run(self.stop_event)
+        except Exception as exc:  # shown in the panel; the stack keeps running
+            self.error = f"stopped: {exc}"
+
+    @property
+    def status(self) -> str:
+        """One line per connector: what it published, its problems."""
+        if self.error or self.runner is None:
+            return self.error or "starting"
+        return "; ".join(
+            f"{s.name}: {s.published:,} published"
+            + (f", {s.problems:,} problems" if s.problems else "")
+            + (" (done)" if s.exhausted else "")
+            for s in self.runner.stats
+        )
+
+    def stop(self) -> None:
+        """Stop polling and wait until what was polled is delivered (or 30 s pass)."""
+        self.stop_event.set()
+        self.join(timeout=30)
 
 
 class _Feeder(threading.Thread):
@@ -74,6 +111,7 @@ def _panel(
     progress: Progress,
     indexed: int | None,
     feeder: _Feeder | None,
+    sources: _Sources | None,
     note: str,
 ) -> Table:
     table = Table(title="adwatch — embedded stack (Ctrl-C to stop)", show_header=False)
@@ -92,33 +130,48 @@ def _panel(
         ("indexed", "–" if indexed is None else str(indexed)),
         ("consumer lag", f"{progress.total_lag}  ({lag_detail or 'none'})"),
     ]  # fmt: skip
+    if sources is not None:
+        rows.append(("sources", sources.status))
     if feeder is not None:
-        rows.append(("demo source", feeder.status))
+        rows.append(("--ingest", feeder.status))
     if progress.error:
         rows.append(("monitor", progress.error))
     if note:
         rows.append(("note", note))
-    rows.append(
-        ("try", 'adwatch search "new in town"   ·   adwatch search --phone "(213) 555-0195"')
-    )
+    rows.append(("try", 'adwatch search "new in town"   ·   adwatch search --phone 702.555.0147'))
     for k, v in rows:
         table.add_row(k, v)
     return table
 
 
 def up(
-    demo: Annotated[bool, typer.Option(help="Publish the bundled synthetic demo ads.")] = True,
+    sources: Annotated[
+        bool,
+        typer.Option(help="Run the configured connectors (default: the synthetic demo stream)."),
+    ] = True,
     ingest: Annotated[
         list[Path] | None, typer.Option("--ingest", help="Also publish this JSONL/CDR file.")
     ] = None,
     refresh: Annotated[float, typer.Option(help="Seconds between panel updates.")] = 1.0,
 ) -> None:
-    """Run everything embedded: broker, worker, index and demo source, until Ctrl-C."""
+    """Run everything embedded: broker, worker, index and sources, until Ctrl-C.
+
+    The sources are the connectors of the `connectors.config` file; without one, the
+    synthetic demo stream (generated, non-explicit ads with fictional 555-01XX numbers).
+    """
     settings = settings_or_exit()
-    files = ([demo_file()] if demo else []) + list(ingest or [])
+    files = list(ingest or [])
     for f in files:
         if not f.is_file():
             fail(f"no such file: {f}")
+    specs: list[ConnectorSpec] = []
+    base_dir = Path.cwd()
+    if sources:
+        try:
+            loaded, base_dir = load_connectors(settings.connectors.config)
+        except ConnectorError as exc:
+            fail(str(exc))
+        specs = [s for s in loaded.connectors if s.enabled]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     running = running_broker(settings)
     if running is not None and not settings.kafka.bootstrap:
@@ -132,7 +185,7 @@ def up(
             if not settings.kafka.bootstrap:
                 write_runfile(settings, bootstrap)
             try:
-                _run(settings, bootstrap, files, refresh)
+                _run(settings, bootstrap, files, specs, base_dir, refresh)
             finally:
                 remove_runfile(settings)
     except BrokerError as exc:
@@ -158,13 +211,23 @@ def _status_line(progress: Progress, indexed: int | None, worker: WorkerProcess)
     )
 
 
-def _run(settings: Settings, bootstrap: str, files: list[Path], refresh: float) -> None:
+def _run(
+    settings: Settings,
+    bootstrap: str,
+    files: list[Path],
+    specs: list[ConnectorSpec],
+    base_dir: Path,
+    refresh: float,
+) -> None:
     _interrupt_on_sigterm()
     worker = WorkerProcess(settings, bootstrap).start()
     monitor = TopicMonitor(settings, bootstrap).start()
     feeder = _Feeder(settings, bootstrap, files) if files else None
     if feeder is not None:
         feeder.start()
+    sources = _Sources(settings, bootstrap, specs, base_dir) if specs else None
+    if sources is not None:
+        sources.start()
     # A terminal gets the live panel; a log (systemd, a pipe) gets a line when things change.
     interactive = console.is_terminal
     if not interactive:
@@ -191,19 +254,25 @@ def _run(settings: Settings, bootstrap: str, files: list[Path], refresh: float) 
                 progress, indexed = monitor.snapshot(), indexed_count(settings.index_path)
                 if interactive:
                     live.update(
-                        _panel(settings, bootstrap, worker, progress, indexed, feeder, note)
+                        _panel(
+                            settings, bootstrap, worker, progress, indexed, feeder, sources, note
+                        )
                     )
                 else:
                     line = _status_line(progress, indexed, worker)
+                    if sources is not None:
+                        line += f" sources={sources.status!r}"
                     if feeder is not None:
-                        line += f" demo={feeder.status!r}"
+                        line += f" ingest={feeder.status!r}"
                     if line != last_line:
                         console.print(line, highlight=False)
                         last_line = line
                 time.sleep(refresh)
     except KeyboardInterrupt:
-        console.print("\nstopping: worker first (commits its work), then the broker…")
+        console.print("\nstopping: sources, then the worker (commits its work), then the broker…")
     finally:
+        if sources is not None:
+            sources.stop()
         code = worker.stop()
         monitor.close()
         console.print(f"worker stopped (exit {code}); index kept at {settings.index_path}")

@@ -1,4 +1,4 @@
-"""`adwatch up`, as a user runs it: demo ads become searchable; Ctrl-C stops everything."""
+"""`adwatch up`, as a user runs it: the demo stream becomes searchable; Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -9,13 +9,34 @@ import subprocess
 import sys
 from pathlib import Path
 
+import phonenumbers
 import pytest
 
-from connectors.synthetic import DEMO_COUNT
 from pipeline.sinks.sqlite import SQLiteIndex
+from schemas import SearchQuery
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
+
+
+SOME = 100  # ads of the synthetic stream (20 a second by default) to wait for
+
+
+def _a_phone(path: Path) -> str:
+    """A phone of an indexed companionship ad, written the way a person would type it."""
+    with SQLiteIndex.open(path, create=False) as idx:
+        ads = [a for a in idx.search(SearchQuery(limit=1_000)) if a.phones]
+    e164 = ads[0].phones[0].e164
+    return phonenumbers.format_number(
+        phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL
+    )
+
+
+def _tour_count(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with SQLiteIndex.open(path, create=False) as idx:
+        return len(idx.search(SearchQuery(sources=["tour"], limit=100)))
 
 
 def _count(path: Path) -> int:
@@ -50,19 +71,20 @@ def test_up_makes_demo_searchable_and_stops_cleanly(tmp_path: Path) -> None:
     )
     index = tmp_path / ".adwatch" / "index.sqlite3"
     try:
-        wait_for(lambda: _count(index) >= DEMO_COUNT or proc.poll() is not None, 120, "demo ads")
+        wait_for(lambda: _count(index) >= SOME or proc.poll() is not None, 120, "demo ads")
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        assert _count(index) == DEMO_COUNT
         children = _children(proc.pid)
-        assert len(children) == 2  # broker and worker
+        assert len(children) == 2  # broker and worker (the sources run in-process)
 
+        phone = _a_phone(index)
+        e164 = phonenumbers.format_number(phonenumbers.parse(phone, "US"), 0)
         found = subprocess.run(
-            [*adwatch, "search", "--phone", "(213) 555-0195", "--json"],
+            [*adwatch, "search", "--phone", phone, "--json"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert found.returncode == 0, found.stderr
         hits = [json.loads(line) for line in found.stdout.splitlines()]
-        assert hits and all("+12135550195" in [p["e164"] for p in h["phones"]] for h in hits)
+        assert hits and all(e164 in [p["e164"] for p in h["phones"]] for h in hits)
 
         # A second `adwatch up` on the same data directory refuses, saying why.
         second = subprocess.run(
@@ -84,7 +106,7 @@ def test_up_makes_demo_searchable_and_stops_cleanly(tmp_path: Path) -> None:
         )  # fmt: skip
         assert ingested.returncode == 0, ingested.stdout + ingested.stderr
         assert f"{extra}:6" in ingested.stdout + ingested.stderr  # the bad line, by file:line
-        wait_for(lambda: _count(index) >= DEMO_COUNT + 5, 60, "ingested ads indexed")
+        wait_for(lambda: _tour_count(index) == 5, 60, "ingested ads indexed")
 
         proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
         assert proc.wait(timeout=90) == 0
@@ -94,7 +116,8 @@ def test_up_makes_demo_searchable_and_stops_cleanly(tmp_path: Path) -> None:
             wait_for(lambda pid=pid: not _alive(pid), 10, f"child {pid} to exit")
         # The worker closed its index connection: SQLite checkpointed and removed the WAL.
         assert not index.with_name(index.name + "-wal").exists()
-        assert _count(index) == DEMO_COUNT + 5  # the index outlives the embedded broker
+        assert _tour_count(index) == 5  # the index outlives the embedded broker
+        assert _count(index) > SOME
         assert not (tmp_path / ".adwatch" / "run" / "broker.json").exists()
     finally:
         if proc.poll() is None:

@@ -1,0 +1,42 @@
+"""Connectors as a running service: state store + producer + runner, wired from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from connectors.base import ConnectorContext, Report
+from connectors.config import ConnectorSpec, build
+from connectors.producer import AdProducer
+from connectors.runner import ConnectorRunner
+from connectors.state import SourceState
+from pipeline.settings import Settings
+
+
+@contextmanager
+def open_runner(
+    settings: Settings,
+    specs: Sequence[ConnectorSpec],
+    base_dir: Path,
+    bootstrap: str,
+    report: Report | None = None,
+) -> Iterator[ConnectorRunner]:
+    """A runner with ``specs`` built and opened, publishing to ``bootstrap``.
+
+    On exit the connectors are closed, then the producer is flushed and closed, then the
+    state store: what was acknowledged is on record, what was not is sent again next time.
+    Raises `ConnectorError` for a bad connector entry, `BrokerUnreachable` for no broker.
+    """
+    with (
+        SourceState(settings.connector_state_path) as state,
+        AdProducer(settings, bootstrap, client_id="adwatch-connectors") as producer,
+    ):
+        runner = ConnectorRunner(state, producer, report=report)
+        ctx = ConnectorContext(state=state, report=runner.report, base_dir=base_dir)
+        try:
+            for spec in specs:
+                runner.add(build(spec, ctx), spec.every_seconds)
+            yield runner
+        finally:
+            runner.close()
