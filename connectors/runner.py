@@ -135,6 +135,11 @@ class ConnectorRunner:
             log.warning("connector %s: dead-letter failed: %s", problem.source, exc)
 
     @property
+    def connectors(self) -> list[Connector]:
+        """The connectors, in the order they were added."""
+        return [slot.connector for slot in self._slots.values()]
+
+    @property
     def stats(self) -> list[ConnectorStats]:
         """Per-connector counts, in the order connectors were added."""
         return [slot.stats for slot in self._slots.values()]

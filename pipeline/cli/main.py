@@ -19,6 +19,7 @@ def _register() -> None:
     from pipeline.cli import (
         bench_cmd,
         config_cmd,
+        connectors_cmd,
         eval_cmd,
         extract_cmd,
         ingest_cmd,
@@ -30,6 +31,7 @@ def _register() -> None:
     for module in (
         up_cmd,
         ingest_cmd,
+        connectors_cmd,
         extract_cmd,
         search_cmd,
         eval_cmd,
