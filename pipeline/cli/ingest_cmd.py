@@ -26,8 +26,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from connectors.base import ConnectorError, Problem
 from connectors.files import TRUNCATED, Format, LineResult, read_ads
 from connectors.producer import AdProducer, BrokerUnreachable, DeliveryError
+from connectors.site_config import SiteConfig, load_site_config
+from connectors.warc import read_warc
 from pipeline.cli.common import broker_address, console, err_console, fail, settings_or_exit
 from pipeline.deadletter import error_headers
 from pipeline.errors import InvalidRecord
@@ -81,8 +84,14 @@ def ingest_files(
     on_progress: ProgressCallback | None = None,
     *,
     on_reject: RejectCallback | None = None,
+    sites: Sequence[SiteConfig] = (),
+    on_problem: Callable[[str], None] | None = None,
 ) -> IngestSummary:
     """Publish every ad in ``paths`` and dead-letter every bad line; return the counts.
+
+    WARC files (``.warc``, ``.warc.gz``) are read through ``sites``: their HTML responses
+    whose URL a site config owns become ads; a page that fails to parse is counted as
+    rejected and shown through ``on_problem`` (a page has no line to dead-letter).
 
     Raises `BrokerUnreachable` if no broker answers at ``bootstrap``. Delivery failures do
     not raise: they are counted in the summary (its ``exit_code`` is then 1).
@@ -93,7 +102,10 @@ def ingest_files(
         with producer:
             try:
                 for path in paths:
-                    _ingest_one(path, producer, summary, fmt, source, on_progress, on_reject)
+                    if is_warc(path):
+                        _ingest_warc(path, producer, summary, sites, on_problem)
+                    else:
+                        _ingest_one(path, producer, summary, fmt, source, on_progress, on_reject)
             except DeliveryError as exc:  # the broker refused a send: stop reading
                 summary.aborted = str(exc)
     except DeliveryError:
@@ -132,6 +144,53 @@ def _ingest_one(
         on_progress(path, size, size)
 
 
+def _sites(paths: Sequence[Path], configs: Sequence[Path]) -> list[SiteConfig]:
+    """The site configs WARC files are read with; a WARC without one is a usage error."""
+    if any(is_warc(p) for p in paths) and not configs:
+        fail(
+            "WARC files need --site SITE.yaml: the site config that says which pages are "
+            "ads and how to read them (see connectors/sites/example.yaml)"
+        )
+    sites = []
+    for config in configs:
+        try:
+            sites.append(load_site_config(config))
+        except ConnectorError as exc:
+            fail(str(exc))
+    missing = [str(c) for c, s in zip(configs, sites, strict=True) if s.url_pattern is None]
+    if missing:
+        fail(f"site config without url_pattern (needed for WARC): {', '.join(missing)}")
+    return sites
+
+
+def is_warc(path: Path) -> bool:
+    """Whether ``path`` is named like a WARC archive."""
+    return path.name.lower().endswith((".warc", ".warc.gz"))
+
+
+def _ingest_warc(
+    path: Path,
+    producer: AdProducer,
+    summary: IngestSummary,
+    sites: Sequence[SiteConfig],
+    on_problem: Callable[[str], None] | None,
+) -> None:
+    def report(problem: Problem) -> None:
+        summary.rejected += 1
+        summary.reasons["damaged WARC" if problem.fatal else "page not parsed"] += 1
+        if problem.fatal:
+            summary.aborted = summary.aborted or f"{path}: {problem.reason}"
+        if len(summary.samples) < MAX_SHOWN:
+            summary.samples.append(problem.describe())
+        if on_problem:
+            on_problem(problem.describe())
+
+    for ad in read_warc(path, sites, report, source="ingest"):
+        summary.lines += 1
+        producer.publish(ad)
+        summary.published += 1
+
+
 def _reject(result: LineResult, producer: AdProducer, summary: IngestSummary) -> None:
     reason = result.error or "invalid line"
     exc = InvalidRecord(f"line {result.line_no}: {reason}", result.details)
@@ -165,7 +224,7 @@ def check_paths(paths: Sequence[Path]) -> list[str]:
 
 def ingest(
     paths: list[Path] = typer.Argument(
-        ..., help="JSONL or Memex CDR files, optionally .gz", show_default=False
+        ..., help="JSONL or Memex CDR files (optionally .gz), WARC archives", show_default=False
     ),
     fmt: FileFormat = typer.Option(
         FileFormat.auto, "--format", help="auto decides per line: CDR if it has _id and content"
@@ -177,6 +236,9 @@ def ingest(
         None,
         "--bootstrap",
         help="broker host:port (default: ADWATCH_KAFKA__BOOTSTRAP, else a running `adwatch up`)",
+    ),
+    site: list[Path] | None = typer.Option(
+        None, "--site", help="site config (YAML) that reads a WARC's pages; repeat for several"
     ),
 ) -> None:
     """Publish ads from files to ads.raw; bad lines go to ads.deadletter, nothing is lost.
@@ -191,6 +253,7 @@ def ingest(
         fail("cannot read input:\n  " + "\n  ".join(problems))
     if source is not None and (not source or any(c.isspace() or c == ":" for c in source)):
         fail(f"--source {source!r} must be non-empty, without spaces or ':'")
+    sites = _sites(paths, site or [])
     settings = settings_or_exit()
     address = broker_address(bootstrap, settings)
     with _progress() as (on_progress, printer):
@@ -203,7 +266,15 @@ def ingest(
 
         try:
             summary = ingest_files(
-                paths, settings, address, fmt.value, source, on_progress, on_reject=on_reject
+                paths,
+                settings,
+                address,
+                fmt.value,
+                source,
+                on_progress,
+                on_reject=on_reject,
+                sites=sites,
+                on_problem=printer,
             )
         except BrokerUnreachable as exc:
             fail(f"{exc}\n  is `adwatch up` running? It prints its broker address.", 1)

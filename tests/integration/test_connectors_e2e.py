@@ -15,10 +15,13 @@ from connectors.config import ConnectorSpec
 from connectors.runner import ConnectorRunner
 from connectors.service import open_runner
 from connectors.site import SiteConnector
+from connectors.site_config import load_site_config
 from pipeline import topics
+from pipeline.cli.ingest_cmd import ingest_files
 from pipeline.settings import Settings
 from pipeline.topic_reader import read_records
 from tests.fixtures.site_server import AD_IDS, MISSING_TITLE_AD, SiteServer, gaps
+from tests.fixtures.warc_fixture import GOOD_ADS, write_warc
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -95,3 +98,23 @@ def test_site_crawl_publishes_once_and_restart_only_changes(
         assert all(n == 1 for key, n in second.items() if key != changed)
         revisits = [r for r in server.requests("/ad/10") if r.started > 0]
         assert any("if-none-match" in r.headers for r in revisits)
+
+
+def test_ingest_a_warc_through_a_site_config(
+    tmp_path: Path, settings_factory: Callable[..., Settings]
+) -> None:
+    settings = settings_factory()
+    assert settings.kafka.bootstrap
+    archive = write_warc(tmp_path / "crawl.warc.gz")
+    shown: list[str] = []
+    summary = ingest_files(
+        [archive],
+        settings,
+        settings.kafka.bootstrap,
+        sites=[load_site_config(EXAMPLE)],
+        on_problem=shown.append,
+    )
+    assert summary.published == len(GOOD_ADS) and summary.delivered == len(GOOD_ADS)
+    assert summary.rejected == 1 and any(f"/ad/{MISSING_TITLE_AD}.html" in s for s in shown)
+    keys = raw_keys(settings, len(GOOD_ADS))
+    assert set(keys) == {f"fixture-classifieds:{i}" for i in GOOD_ADS}

@@ -125,3 +125,21 @@ def test_ingest_files_counts_and_dead_letters(
     assert letters[0].exception_class == "pipeline.errors.InvalidRecord"
     assert letters[0].message == "line 3: not JSON: Expecting value (col 1)"
     assert {e["loc"][0] for e in letters[1].details} == {"source", "source_id"}
+
+
+def test_a_warc_needs_a_site_config(app: typer.Typer, tmp_path: Path) -> None:
+    archive = tmp_path / "crawl.warc.gz"
+    archive.write_bytes(b"")
+    code, output = run(app, "ingest", str(archive))
+    assert code == 2
+    assert "WARC files need --site" in output
+
+
+def test_a_bad_site_config_is_explained(app: typer.Typer, tmp_path: Path) -> None:
+    archive = tmp_path / "crawl.warc"
+    archive.write_bytes(b"")
+    config = tmp_path / "site.yaml"
+    config.write_text("source: x\nlisting_urls: [nope]\n")
+    code, output = run(app, "ingest", str(archive), "--site", str(config))
+    assert code == 2
+    assert str(config) in output

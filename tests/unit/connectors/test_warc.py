@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from connectors.base import Connector, ConnectorContext, ConnectorError, ProblemLog
@@ -15,43 +13,9 @@ from connectors.site_config import SiteConfig, load_site_config
 from connectors.state import SourceState
 from connectors.warc import WarcConnector, WarcStats, read_warc
 from schemas import RawAd
-from tests.fixtures.site_server import AD_IDS, SITE_DIR
+from tests.fixtures.warc_fixture import GOOD_ADS, HOST, response, write_warc
 
 EXAMPLE = Path(__file__).parents[3] / "connectors" / "sites" / "example.yaml"
-HOST = "http://classifieds.example"
-GOOD_ADS = ["101", "102", "103", "105", "106", "107", "108"]
-
-
-def response(
-    writer: WARCWriter, url: str, body: bytes, status: str = "200 OK", ctype: str = "text/html"
-) -> None:
-    headers = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
-    record = writer.create_warc_record(
-        url, "response", payload=io.BytesIO(body), http_headers=headers
-    )
-    writer.write_record(record)
-
-
-def write_warc(path: Path, ads: tuple[str, ...] = AD_IDS) -> Path:
-    """A crawl of the fixture site: ad pages plus things an importer must skip."""
-    gz = path.suffix == ".gz"
-    with path.open("wb") as out:
-        writer = WARCWriter(out, gzip=gz)
-        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "test"}))
-        listing = (SITE_DIR / "list-1.html").read_bytes()
-        response(writer, f"{HOST}/list?page=1", listing)  # not an ad page: skipped
-        request = writer.create_warc_record(
-            f"{HOST}/ad/101.html",
-            "request",
-            payload=io.BytesIO(b"GET /ad/101.html HTTP/1.1\r\n\r\n"),
-        )
-        writer.write_record(request)
-        for ad in ads:
-            page = (SITE_DIR / "ad" / f"{ad}.html").read_bytes()
-            response(writer, f"{HOST}/ad/{ad}.html", page, ctype="text/html; charset=utf-8")
-        response(writer, f"{HOST}/ad/999.html", b"gone", status="404 Not Found")
-        response(writer, f"{HOST}/ad/555.html", b"\x89PNG", ctype="image/png")
-    return path
 
 
 @pytest.fixture
