@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from connectors.state import SourceState
 
 M = TypeVar("M", bound=BaseModel)
-USER_AGENT = "adwatch/0.1 (research crawler; +https://github.com/adwatch/adwatch)"
+USER_AGENT = "adwatch/0.1 (classified-ad monitoring; obeys robots.txt)"
 
 
 @dataclass(frozen=True, slots=True)

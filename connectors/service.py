@@ -33,7 +33,12 @@ def open_runner(
         AdProducer(settings, bootstrap, client_id="adwatch-connectors") as producer,
     ):
         runner = ConnectorRunner(state, producer, report=report)
-        ctx = ConnectorContext(state=state, report=runner.report, base_dir=base_dir)
+        ctx = ConnectorContext(
+            state=state,
+            report=runner.report,
+            base_dir=base_dir,
+            user_agent=settings.connectors.user_agent,
+        )
         try:
             for spec in specs:
                 runner.add(build(spec, ctx), spec.every_seconds)

@@ -100,6 +100,12 @@ class ConnectorSettings(BaseModel):
     state_path: Path | None = Field(
         default=None, description="default: DATA_DIR/connectors.sqlite3"
     )
+    user_agent: str = Field(
+        default="adwatch/0.1 (classified-ad monitoring; obeys robots.txt)",
+        min_length=8,
+        max_length=300,
+        description="sent with every request; add a contact address for site operators",
+    )
 
 
 class Settings(BaseSettings):

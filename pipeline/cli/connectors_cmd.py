@@ -149,7 +149,9 @@ def test(
     from connectors.site import test_connector_page  # a site's dependencies, only when used
 
     try:
-        result: dict[str, Any] = test_connector_page(spec.options, base_dir, url)
+        result: dict[str, Any] = test_connector_page(
+            spec.options, base_dir, url, user_agent=settings.connectors.user_agent
+        )
     except ConnectorError as exc:
         fail(str(exc))
     table = Table("field", "extracted")
