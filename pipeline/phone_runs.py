@@ -26,9 +26,10 @@ _DATE_LIKE = re.compile(  # 2025-06-15, 12/24/2025, 24.12.25 (not inside longer 
     rf"(?<![0-9])(?:(?:19|20)[0-9]{{2}}([-/.]){_MONTH}\1{_DAY}"
     rf"|{_DAY}([-/.]){_DAY}\2(?:19|20)?[0-9]{{2}})(?![0-9])"
 )
-_UNIT_AFTER = re.compile(
-    r"\s?(?:%|(?:lbs?|kgs?|cm|mm|ft|in|inch|inches|mi|km|miles|usd|dollars|roses?|hrs?|"
-    r"hours?|mins?|minutes|am|pm|k|yo|years?)\b)"
+_UNIT_AFTER = re.compile(  # 140 lbs, 30 min, 40/hr, 200 per hour, 300 roses
+    r"\s?(?:/\s?|per\s)?(?:%|(?:lbs?|kgs?|cm|mm|ft|in|inch|inches|mi|km|miles|usd|dollars|roses?|hrs?|"
+    r"hours?|mins?|minutes|am|pm|k|yo|years?|hh|hhr|qv|qk|half|overnight|nights?|days?|"
+    r"weeks?|months?|sessions?|each)\b)"
 )
 _CURRENCY = frozenset("$€£¥")
 _NON_DIGIT = re.compile(r"[^0-9]+")
@@ -222,7 +223,7 @@ def _window_at(
         if nanp and not window_plus and not digits.startswith("011", a):
             if _shape(groups[first : last + 1]) not in _NANP_SHAPES:
                 continue
-            if strict and not _set_apart(groups, seps, first, last):
+            if strict and not _set_apart(groups, seps, first, last, blocked):
                 continue
         number = validate(digits[a : a + length], region, window_plus)
         if number is not None:
@@ -230,7 +231,13 @@ def _window_at(
     return None
 
 
-def _set_apart(groups: list[_Group], seps: list[str], first: int, last: int) -> bool:
+def _set_apart(
+    groups: list[_Group],
+    seps: list[str],
+    first: int,
+    last: int,
+    blocked: frozenset[int] = frozenset(),
+) -> bool:
     """Whether a window is a number of its own within its run.
 
     It is not when a neighbour of two or more digits joins it with a separator the window
@@ -242,7 +249,7 @@ def _set_apart(groups: list[_Group], seps: list[str], first: int, last: int) -> 
     inside = set(seps[first:last])
     for sep_index, neighbour in ((first - 1, first - 1), (last, last + 1)):
         joined = 0 <= sep_index < len(seps) and seps[sep_index] in inside
-        if not joined:
+        if not joined or neighbour in blocked:  # a price or an id next to it: not a number
             continue
         other = groups[neighbour]
         if len(other.digits) >= 2 and not other.weak and not other.spelled:
@@ -290,13 +297,22 @@ def _single_run_starts(
     return (first + extra, first)
 
 
-def _blocked(projected: str, groups: list[_Group], identifier: bool = False) -> frozenset[int]:
-    """Groups that are not part of a phone: an id after "post #", a price, a measure."""
+def _blocked(
+    projected: str, groups: list[_Group], identifier: bool = False, dated: bool = False
+) -> frozenset[int]:
+    """Groups that are not part of a phone: an id after "post #", a price, a measure, the
+    groups of a date.
+    """
     blocked = set()
     if identifier or projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
         blocked.add(0)
     if _UNIT_AFTER.match(projected, groups[-1].end):
         blocked.add(len(groups) - 1)
+    if dated:
+        dates = list(_DATE_LIKE.finditer(projected, groups[0].start, groups[-1].end))
+        for k, g in enumerate(groups):
+            if any(d.start() <= g.start and g.end <= d.end() for d in dates):
+                blocked.add(k)
     return frozenset(blocked)
 
 
@@ -345,7 +361,7 @@ def numbers_in_run(
     if not groups:
         return []
     plus = plus and groups[0].start == run_start
-    blocked = _blocked(projected, groups, identified and groups[0].start == run_start)
+    blocked = _blocked(projected, groups, identified and groups[0].start == run_start, dated)
     seps = _separators(projected, groups)
     hits = _numbers(projected, groups, seps, region, plus, not dated, blocked)
     weak = WEAK_ZERO in run or WEAK_ONE in run
@@ -354,7 +370,13 @@ def numbers_in_run(
         if len(every) != len(groups):
             seps = _separators(projected, every)
             more = _numbers(
-                projected, every, seps, region, plus, not dated, _blocked(projected, every)
+                projected,
+                every,
+                seps,
+                region,
+                plus,
+                not dated,
+                _blocked(projected, every, dated=dated),
             )
             if len(more) > len(hits):
                 groups, hits = every, more

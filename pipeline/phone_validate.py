@@ -125,7 +125,7 @@ def validate(digits: str, region: str, plus: bool) -> ValidNumber | None:
     return ValidNumber(
         phonenumbers.format_number(number, PhoneNumberFormat.E164),
         phonenumbers.region_code_for_number(number),
-        geocoder.description_for_valid_number(number, "en") or None,
+        geocoder.description_for_number(number, "en") or None,  # checks the number's type
     )
 
 

@@ -32,6 +32,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Final
 
 _SPECIAL = re.compile(
     r"(?P<comment><!--.*?(?:-->|\Z))"
@@ -113,6 +114,10 @@ _PUNCT = {
 }
 _LINE_BREAKS = "\n\r\f\v\x1c\x1d\x1e\x85\u2028\u2029"
 _DROP = "\x00"
+# Variation selectors and the zero-width joiner dress emoji (✈️, ❤️, 👩‍❤️‍👨). When the text
+# has no keycap (4️⃣, whose marks must vanish so its digit joins the next one), they are
+# kept one for one: emoji-laden ads then need no offset map, and matchers see separators.
+EMOJI_MARKS: Final = frozenset("\ufe0e\ufe0f\u200d")
 _DIGIT_VALUES = frozenset(
     float(d) for d in range(10)
 )  # marker: the character is removed and its span joins the one before
@@ -290,6 +295,8 @@ def _one_to_one(text: str) -> str | None:
     None when some character expands or disappears (then offsets need a map).
     """
     for ch in set(text) - _PLAIN_ASCII:
+        if ch in EMOJI_MARKS:
+            continue  # kept as they are (see EMOJI_MARKS); a keycap mark still drops them
         folded = _ASCII_SPACES.get(ch) if ch.isascii() else _fold_char(ch)
         if folded is None or len(folded) != 1 or folded == _DROP:
             if folded is None:
