@@ -50,6 +50,7 @@ class _Group(NamedTuple):
         return self.end - self.start != len(self.digits)
 
 
+_LEADING = -1  # in a blocked set: the first group is an id or a price (see `_blocked`)
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
 
 
@@ -217,7 +218,8 @@ def _window_at(
     a = starts[first]
     for length in _window_lengths(digits, a, plus, nanp):
         last = ends.get(a + length, 0) - 1
-        if last < first or first in blocked or last in blocked:
+        leading = first == 0 and _LEADING in blocked
+        if last < first or first in blocked or last in blocked or leading:
             continue
         window_plus = plus and first == 0
         if nanp and not window_plus and not digits.startswith("011", a):
@@ -249,7 +251,7 @@ def _set_apart(
     inside = set(seps[first:last])
     for sep_index, neighbour in ((first - 1, first - 1), (last, last + 1)):
         joined = 0 <= sep_index < len(seps) and seps[sep_index] in inside
-        if not joined or neighbour in blocked:  # a price or an id next to it: not a number
+        if not joined or neighbour in blocked:  # a measure or a date next to it: not a number
             continue
         other = groups[neighbour]
         if len(other.digits) >= 2 and not other.weak and not other.spelled:
@@ -300,12 +302,11 @@ def _single_run_starts(
 def _blocked(
     projected: str, groups: list[_Group], identifier: bool = False, dated: bool = False
 ) -> frozenset[int]:
-    """Groups that are not part of a phone: an id after "post #", a price, a measure, the
-    groups of a date.
+    """Groups that are not part of a phone.
+
+    An id after "post #", a price, a measure, and the groups of a date.
     """
     blocked = set()
-    if identifier or projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
-        blocked.add(0)
     if _UNIT_AFTER.match(projected, groups[-1].end):
         blocked.add(len(groups) - 1)
     if dated:
@@ -313,6 +314,10 @@ def _blocked(
         for k, g in enumerate(groups):
             if any(d.start() <= g.start and g.end <= d.end() for d in dates):
                 blocked.add(k)
+    # A leading id or price is kept apart from the rest differently: unlike a measure or a
+    # date it may head a list ("$40/210/220/1000"), so it still counts as a neighbour.
+    if identifier or projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
+        blocked.add(_LEADING)
     return frozenset(blocked)
 
 
