@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas import RawAd
@@ -133,3 +134,21 @@ def parse_options(model: type[M], name: str, options: Mapping[str, Any]) -> M:
             f"{'.'.join(str(p) for p in e['loc']) or '(options)'}: {e['msg']}" for e in exc.errors()
         )
         raise ConnectorError(f"connector {name!r}: {problems}") from None
+
+
+def read_yaml_mapping(
+    path: Path, what: str, error: type[ConnectorError] = ConnectorError
+) -> dict[str, Any]:
+    """The mapping at the top of the YAML file ``path``, or ``error`` saying what is wrong.
+
+    ``what`` names the file for the message ("connectors file", "site config").
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise error(f"{what} {path}: expected a mapping at the top level")
+    return data

@@ -24,10 +24,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from connectors.base import Connector, ConnectorContext, ConnectorError
+from connectors.base import Connector, ConnectorContext, ConnectorError, read_yaml_mapping
 
 # type -> "module:Class" (imported when used, so one type's dependencies never block another)
 TYPES: dict[str, str] = {
@@ -87,14 +86,7 @@ def load_connectors(path: Path | None) -> tuple[ConnectorsFile, Path]:
     """
     if path is None:
         return DEFAULT, Path.cwd()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConnectorError(f"cannot read connectors file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConnectorError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise ConnectorError(f"{path}: expected a mapping with a 'connectors' list")
+    data = read_yaml_mapping(path, "connectors file")
     try:
         return ConnectorsFile.model_validate(data), path.parent
     except ValidationError as exc:

@@ -18,11 +18,10 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import parsel
-import yaml
 from cssselect import SelectorError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, read_yaml_mapping
 from connectors.files import html_to_text
 from connectors.http import Politeness
 
@@ -182,15 +181,7 @@ def site_config(data: Mapping[str, Any], where: str = "site config") -> SiteConf
 
 def read_site_yaml(path: Path) -> dict[str, Any]:
     """The raw mapping in a site config file (for callers that merge overrides first)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SiteConfigError(f"site config {path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise SiteConfigError(f"site config {path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise SiteConfigError(f"site config {path}: expected a mapping at the top level")
-    return data
+    return read_yaml_mapping(path, "site config", SiteConfigError)
 
 
 def load_site_config(path: Path, overrides: Mapping[str, Any] | None = None) -> SiteConfig:
