@@ -21,7 +21,7 @@ from connectors.state import Validators
 from tests.fixtures.site_server import SiteServer, gaps
 
 UA = "adwatch-test/1.0 (+https://example.invalid/adwatch)"
-TOLERANCE = 0.02  # request starts are logged when the server has read the headers
+TOLERANCE = 0.08  # starts are logged when the server reads the headers: that jitters under load
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from tests.fixtures.site_server import SITE_DIR, SiteServer, gaps
 EXAMPLE = Path(__file__).parents[3] / "connectors" / "sites" / "example.yaml"
 FETCHED = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 GOOD_ADS = ["101", "102", "103", "105", "106", "107", "108"]  # 104 has no title
-TOLERANCE = 0.02
+TOLERANCE = 0.08  # the server logs starts when it reads the headers: that jitters under load
 
 BASE: dict[str, Any] = {
     "source": "fx",
