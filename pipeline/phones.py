@@ -21,7 +21,6 @@ are not phones.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Final
 
@@ -96,35 +95,41 @@ def extract_phones(
     projected = project(lowered)
     mentions: list[PhoneMention] = []
     for wide in _CANDIDATE.finditer(projected):
-        runs: Iterable[re.Match[str]] = (wide,)
-        if _HAS_STOP.search(wide.group()):  # a "," or "#" in it: it may be several runs
-            runs = (
-                run
-                for begin, end in pieces(projected, wide.start(), wide.end())
-                for run in _CANDIDATE.finditer(projected, begin, end)
-            )
-        for run in runs:
-            mentions.extend(_mentions(text, norm, projected, run, region))
+        if _HAS_STOP.search(projected, wide.start(), wide.end()) is None:
+            _add_mentions(mentions, text, norm, projected, wide.start(), wide.end(), region)
+            continue
+        # a "," or "#" in it: it may be several runs
+        for begin, end in pieces(projected, wide.start(), wide.end()):
+            for run in _CANDIDATE.finditer(projected, begin, end):
+                _add_mentions(mentions, text, norm, projected, run.start(), run.end(), region)
     return mentions
 
 
-def _mentions(
-    text: str, norm: NormalizedText, projected: str, run: re.Match[str], region: str
-) -> Iterator[PhoneMention]:
-    start, plus = lead_in(projected, run.start())
+def _add_mentions(
+    mentions: list[PhoneMention],
+    text: str,
+    norm: NormalizedText,
+    projected: str,
+    run_start: int,
+    run_end: int,
+    region: str,
+) -> None:
+    start, plus = lead_in(projected, run_start)
     identified = is_identifier(projected, start)
-    found = numbers_in_run(projected, run.start(), run.end(), start, plus, region, identified)
+    found = numbers_in_run(projected, run_start, run_end, start, plus, region, identified)
     for begin, end, number, whole in found:
         begin, end = norm.span(begin, end)
         raw = text[begin:end]
-        yield PhoneMention(
-            raw=raw,
-            start=begin,
-            end=end,
-            extractor=EXTRACTOR,
-            confidence=1.0 if whole else 0.8,
-            e164=number.e164,
-            obfuscated=_is_obfuscated(raw),
-            region=number.region,
-            geo=number.geo,
+        mentions.append(
+            PhoneMention(
+                raw=raw,
+                start=begin,
+                end=end,
+                extractor=EXTRACTOR,
+                confidence=1.0 if whole else 0.8,
+                e164=number.e164,
+                obfuscated=_is_obfuscated(raw),
+                region=number.region,
+                geo=number.geo,
+            )
         )
