@@ -30,7 +30,11 @@ def open_runner(
     """
     with (
         SourceState(settings.connector_state_path) as state,
-        AdProducer(settings, bootstrap, client_id="adwatch-connectors") as producer,
+        # not fail_fast: a long-running runner re-sends a failed batch once the broker is
+        # back, instead of refusing every send after the first failure
+        AdProducer(
+            settings, bootstrap, client_id="adwatch-connectors", fail_fast=False
+        ) as producer,
     ):
         runner = ConnectorRunner(state, producer, report=report)
         ctx = ConnectorContext(
