@@ -28,14 +28,10 @@ def open_runner(
     state store: what was acknowledged is on record, what was not is sent again next time.
     Raises `ConnectorError` for a bad connector entry, `BrokerUnreachable` for no broker.
     """
-    with (
-        SourceState(settings.connector_state_path) as state,
+    with SourceState(settings.connector_state_path) as state:
         # not fail_fast: a long-running runner re-sends a failed batch once the broker is
         # back, instead of refusing every send after the first failure
-        AdProducer(
-            settings, bootstrap, client_id="adwatch-connectors", fail_fast=False
-        ) as producer,
-    ):
+        producer = AdProducer(settings, bootstrap, client_id="adwatch-connectors", fail_fast=False)
         runner = ConnectorRunner(state, producer, report=report)
         ctx = ConnectorContext(
             state=state,
@@ -49,3 +45,6 @@ def open_runner(
             yield runner
         finally:
             runner.close()
+            # Whatever failed on the way was re-sent or is still unmarked (sent next run):
+            # a failure count here is no reason to raise on the way out.
+            producer.close(raise_on_failure=False)
