@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from typing import Final, NamedTuple
 
 from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO
@@ -95,18 +96,45 @@ def _word_like(group: _Group, neighbour: list[_Group]) -> bool:
     return not (len(group.digits) == 1 and neighbour and len(neighbour[0].digits) == 1)
 
 
-def _shape(groups: list[_Group]) -> tuple[int, ...]:
+def _merged(sizes: Iterable[int]) -> tuple[int, ...]:
     """Group sizes, consecutive one-digit groups ("6 1 9 …") counting as one group."""
-    sizes: list[int] = []
+    merged: list[int] = []
     previous_single = False
-    for group in groups:
-        single = len(group.digits) == 1
+    for size in sizes:
+        single = size == 1
         if single and previous_single:
-            sizes[-1] += 1
+            merged[-1] += 1
         else:
-            sizes.append(len(group.digits))
+            merged.append(size)
         previous_single = single
-    return tuple(sizes)
+    return tuple(merged)
+
+
+def _shape(groups: list[_Group]) -> tuple[int, ...]:
+    return _merged(len(g.digits) for g in groups)
+
+
+def _whole(
+    digits: str, sizes: Iterable[int], seps: list[str], region: str, plus: bool
+) -> ValidNumber | None:
+    """The whole run as one number, if it is one (the rule shared by both paths).
+
+    In a NANP region without a "+" the run must be ten or eleven digits (or start with the
+    011 prefix) and well formed; "00" may stand for "+" ("00 44 …", "001-702-…").
+    """
+    n = len(digits)
+    if n > 17:
+        return None
+    nanp = region in NANP_REGIONS
+    loose = plus or not nanp  # a country code, or another country's numbering
+    plausible = n in (10, 11) or digits.startswith("011")
+    if loose or (plausible and _well_formed(_merged(sizes), seps)):
+        found = validate(digits, region, plus)
+        if found is not None:
+            return found
+    if not plus and digits.startswith("00"):
+        return validate(digits[2:], region, True)
+    return None
 
 
 def _window_lengths(digits: str, a: int, plus: bool, nanp: bool) -> range | tuple[int, ...]:
@@ -146,19 +174,11 @@ def _numbers(
     ``blocked`` (a price, a measure, an id) are in no number but still part of the run.
     """
     digits = "".join(g.digits for g in groups)
-    n = len(digits)
     nanp = region in NANP_REGIONS
-    plausible = plus or not nanp or n in (10, 11) or digits.startswith("011")
-    if try_whole and not blocked and n <= 17 and plausible:
-        whole = None
-        if plus or not nanp or _well_formed(_shape(groups), seps):
-            whole = validate(digits, region, plus)
+    if try_whole and not blocked:
+        whole = _whole(digits, [len(g.digits) for g in groups], seps, region, plus)
         if whole is not None:
             return [_Hit(0, len(groups) - 1, whole, True)]
-    if try_whole and not blocked and not plus and digits.startswith("00") and n <= 17:
-        dialled = validate(digits[2:], region, True)  # "00 44 …", "001-702-…": 00 = "+"
-        if dialled is not None:
-            return [_Hit(0, len(groups) - 1, dialled, True)]
     hits = _windows(projected, groups, seps, digits, region, plus, blocked, strict=True)
     if nanp and len(groups) > 1 and not blocked:
         tiled = _windows(projected, groups, seps, digits, region, plus, blocked, strict=False)
@@ -350,15 +370,10 @@ def numbers_in_run(
         and _UNIT_AFTER.match(projected, run_end) is None
     ):  # the common case: plain digits making one number
         parts = _PLAIN_GROUP.findall(run)
-        digits = "".join(parts)
-        if (len(digits) in (10, 11) or (plus and len(digits) <= 17)) and (
-            plus
-            or region not in NANP_REGIONS
-            or _well_formed(tuple(map(len, parts)), _NON_DIGIT.findall(run))
-        ):
-            number = validate(digits, region, plus)
-            if number is not None:
-                return [(start, run_end, number, True)]
+        seps = _NON_DIGIT.findall(run)
+        number = _whole("".join(parts), map(len, parts), seps, region, plus)
+        if number is not None:
+            return [(start, run_end, number, True)]
     groups = _groups(projected, run_start, run_end)
     spelled_one = groups[0].digits == "1" and PAD in projected[groups[0].start : groups[0].end]
     if len(groups) > 1 and spelled_one and projected[groups[1].start].isdigit():

@@ -22,6 +22,7 @@ _MARKERS_TO_SPACE = str.maketrans({PAD: " ", WEAK_ZERO: " ", WEAK_ONE: " "})
 _PUNCTUATED = re.compile(r"[0-9]{3}([,':])[0-9]{3}\1[0-9]{4}(?![0-9])")
 _ROUND_THE_CLOCK = re.compile(r"24 ?[/x-] ?7(?![0-9])")  # literal start: a fast scan
 _DIGITISH = frozenset("0123456789" + WEAK_ZERO + WEAK_ONE)
+_NOT_BEFORE_PUNCTUATED = _DIGITISH | {",", "'", ".", ":"}  # else 702,555,0123 is a tail
 # Words after which a number is an identifier or a code, not a phone ("Post #99812",
 # "ID: 7623481902", "zip 33101", "order no. 1234567"); checked on the text before a run.
 _ID_WORDS: Final = frozenset({
@@ -68,7 +69,7 @@ def _glues(text: str, at: int) -> bool:
     after = text[at + 1 : at + 2]
     if stop in "'," or stop == ":":
         for begin in (at - 3, at - 7):  # 702,555,0123 / 702'555'0123 / 702:555:0123
-            lone = text[begin - 1 : begin] not in _DIGITISH | {",", "'", ".", ":"}
+            lone = text[begin - 1 : begin] not in _NOT_BEFORE_PUNCTUATED
             if begin >= 0 and lone and _PUNCTUATED.match(text, begin):
                 return True
         if stop != ",":

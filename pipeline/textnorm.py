@@ -277,16 +277,6 @@ class NormalizedText:
 
 _PLAIN_ASCII = frozenset(chr(c) for c in range(32, 127)) | {"\n"}
 _ODD_ASCII = re.compile(r"[\t\r\f\v\x1c-\x1f]")
-_ASCII_SPACES = {
-    "\t": " ",
-    "\r": "\n",
-    "\f": "\n",
-    "\v": "\n",
-    "\x1c": "\n",
-    "\x1d": "\n",
-    "\x1e": "\n",
-    "\x1f": " ",
-}
 
 
 def _one_to_one(text: str) -> str | None:
@@ -297,13 +287,12 @@ def _one_to_one(text: str) -> str | None:
     for ch in set(text) - _PLAIN_ASCII:
         if ch in EMOJI_MARKS:
             continue  # kept as they are (see EMOJI_MARKS); a keycap mark still drops them
-        folded = _ASCII_SPACES.get(ch) if ch.isascii() else _fold_char(ch)
-        if folded is None or len(folded) != 1 or folded == _DROP:
-            if folded is None:
-                continue  # an ASCII character kept as it is
+        folded = _fold_char(ch)  # ASCII control characters: white space, or themselves
+        if folded == ch:
+            continue
+        if len(folded) != 1 or folded == _DROP:
             return None
-        if folded != ch:
-            text = text.replace(ch, folded)
+        text = text.replace(ch, folded)
     return text
 
 
