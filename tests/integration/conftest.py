@@ -17,6 +17,7 @@ import pytest
 from pipeline import topics
 from pipeline.broker import EmbeddedBroker, ensure_topics
 from pipeline.settings import Settings, load_settings
+from pipeline.sinks.sqlite import SQLiteIndex
 from pipeline.supervisor import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -81,3 +82,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: fl
             return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def index_count(settings: Settings) -> int:
+    """Ads in the test's SQLite index (0 before the worker created it)."""
+    if not settings.index_path.exists():
+        return 0
+    with SQLiteIndex.open(settings.index_path, create=False) as idx:
+        return idx.count()

@@ -15,7 +15,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.sqlite import SQLiteIndex
 from pipeline.supervisor import WorkerProcess
 from schemas import RawAd, SearchQuery
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import index_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +51,7 @@ def test_search_by_phone_finds_every_writing_of_it(
             producer.publish(ad(name, body))
         producer.publish(ad("other", OTHER))
 
-    def indexed() -> int:
-        if not settings.index_path.exists():
-            return 0
-        with SQLiteIndex.open(settings.index_path, create=False) as idx:
-            return idx.count()
-
-    wait_for(lambda: indexed() >= len(WRITINGS) + 1, 120, "all ads indexed")
+    wait_for(lambda: index_count(settings) >= len(WRITINGS) + 1, 120, "all ads indexed")
 
     with SQLiteIndex.open(settings.index_path, create=False) as idx:
         for name in WRITINGS:

@@ -21,7 +21,7 @@ from pipeline.supervisor import WorkerProcess
 from pipeline.topic_reader import read_records
 from schemas import SearchQuery
 from tests.fixtures.ingest_fixture import write_ingest_fixture
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import index_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,6 @@ DIRECT_BAD: list[tuple[bytes, str]] = [
         "posted_at",
     ),
 ]
-
-
-def index_count(settings: Settings) -> int:
-    if not settings.index_path.exists():
-        return 0
-    with SQLiteIndex.open(settings.index_path, create=False) as idx:
-        return idx.count()
 
 
 def test_ingest_to_index_with_bad_input(

@@ -14,7 +14,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.sqlite import SQLiteIndex
 from pipeline.supervisor import WorkerProcess
 from schemas import RawAd, SearchQuery
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import index_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +35,6 @@ def make_ads(n: int) -> list[RawAd]:
         )
         for i in range(n)
     ]
-
-
-def index_count(settings: Settings) -> int:
-    if not settings.index_path.exists():
-        return 0
-    with SQLiteIndex.open(settings.index_path, create=False) as idx:
-        return idx.count()
 
 
 def publish_slowly(settings: Settings, ads: list[RawAd], per_second: float) -> threading.Thread:
