@@ -1,12 +1,16 @@
 """Spelled-out digits ("nine one six", "4one5", "Seven-One-Three") turned into digits.
 
 `project_digit_words` rewrites every run of letters made only of digit words (one…nine,
-zero, "oh") and the look-alike letters o/l/i into digits. The result has the same length
-as its input, so offsets carry over: each word becomes its digit followed by `PAD`
-characters ("nine" → "9" + 3 × PAD). A run must be nothing but digit words: "someone" and
-"phone" are left alone, "nineonesix" becomes 9·1·6 and "onezero07" 1·0·07. Runs of
-look-alikes alone ("O", "l", "lol") become the weak digits `WEAK_ZERO`/`WEAK_ONE`: they
-count only between real digits, so the pronoun in "I 212 555 0123" is not part of it.
+zero, "oh") and the look-alike letters o/l/i, holding at least one digit word, into
+digits. The result has the same length as its input, so offsets carry over: each word
+becomes its digit followed by `PAD` characters ("nine" → "9" + 3 × PAD). A run must be
+nothing but digit words: "someone" and "phone" are left alone, "nineonesix" becomes 9·1·6
+and "onezero07" 1·0·07. An Aho-Corasick automaton finds the digit words in one pass (a
+regex would try every "o", "e", "s"… of the text); only runs around its hits are read.
+
+Runs of look-alikes alone ("O", "l", "lol") are read where a number is being matched, by
+`project_lookalikes`: they become the weak digits `WEAK_ZERO`/`WEAK_ONE`, which count
+only between real digits, so the pronoun in "I 212 555 0123" is not part of it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Final
+
+import ahocorasick
 
 DIGIT_WORDS: Final = {
     "zero": "0",
@@ -48,10 +54,19 @@ _REPEAT: Final = re.compile(
 )
 _SPOKEN_SEPARATOR: Final = re.compile(r"(?<![a-z])(?:dash|dot|hyphen)(?![a-z])")
 _WEAK = {"o": WEAK_ZERO, "l": WEAK_ONE, "i": WEAK_ONE}
+_TO_WEAK: Final = str.maketrans(_WEAK)
+_LOOKALIKE_RUN: Final = re.compile(r"(?<![a-z])[oli]+(?![a-z])")
 
 
-def _digits(match: re.Match[str]) -> str:
-    return _run_digits(match.group())
+def _automaton() -> ahocorasick.Automaton:
+    found = ahocorasick.Automaton()
+    for word in DIGIT_WORDS:
+        found.add_word(word, len(word))
+    found.make_automaton()
+    return found
+
+
+_AUTOMATON: Final = _automaton()
 
 
 @lru_cache(maxsize=4096)
@@ -71,12 +86,45 @@ def project_digit_words(lowered: str) -> str:
 
     The words "dash", "dot" and "hyphen" ("seven zero two dash five…") become spaces;
     "double"/"triple" repeat the digit after them ("triple five", "double oh", "double 0").
+    Look-alike letters are left alone unless they sit in a run with a digit word.
     """
     if "dash" in lowered or "dot" in lowered or "hyphen" in lowered:
         lowered = _SPOKEN_SEPARATOR.sub(lambda m: " " * len(m.group()), lowered)
     if "double" in lowered or "triple" in lowered:
         lowered = _REPEAT.sub(_repeated, lowered)
-    return _RUN.sub(_digits, lowered)
+    parts: list[str] = []
+    done = 0  # end of the text already copied into parts
+    for last, size in _AUTOMATON.iter(lowered):
+        if last < done:
+            continue  # inside a run already read ("nineonesix": one, six)
+        start = last - size + 1
+        while start > done and lowered[start - 1] in "oli":
+            start -= 1  # look-alikes glued before the word ("ione", "lone")
+        if start and "a" <= lowered[start - 1] <= "z":
+            continue  # inside a word: "someone", "john"
+        run = _RUN.match(lowered, start)
+        if run is None or run.end() <= last:
+            continue  # a word goes on after it: "ones", "seventh"
+        parts += (lowered[done:start], _run_digits(run.group()))
+        done = run.end()
+    if not parts:
+        return lowered
+    parts.append(lowered[done:])
+    return "".join(parts)
+
+
+def project_lookalikes(text: str, start: int, end: int) -> str:
+    """``text`` with the runs of look-alikes alone in ``[start, end)`` as weak digits.
+
+    A run is letters o/l/i with no letter on either side ("O", "l", "lol" in "7O2 lol 5");
+    the result has the same length.
+    """
+    span = _LOOKALIKE_RUN.sub(_weak_digits, text[start:end])
+    return text[:start] + span + text[end:]
+
+
+def _weak_digits(match: re.Match[str]) -> str:
+    return match.group().translate(_TO_WEAK)
 
 
 def _repeated(match: re.Match[str]) -> str:

@@ -375,11 +375,11 @@ def numbers_in_run(
         if number is not None:
             return [(start, run_end, number, True)]
     groups = _groups(projected, run_start, run_end)
+    if not groups:  # only look-alike words ("lol I lol"), stripped
+        return []
     spelled_one = groups[0].digits == "1" and PAD in projected[groups[0].start : groups[0].end]
     if len(groups) > 1 and spelled_one and projected[groups[1].start].isdigit():
         groups.pop(0)  # "I'm the one (201) 555-0000": a word, not a country code
-    if not groups:
-        return []
     plus = plus and groups[0].start == run_start
     blocked = _blocked(projected, groups, identified and groups[0].start == run_start, dated)
     seps = _separators(projected, groups)

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover
     _prefix_description = None  # type: ignore[assignment]
 
 NANP_REGIONS: Final = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+E164_MAX_DIGITS: Final = 15  # ITU-T E.164: country code and national number together
 _NANP_NATIONAL = re.compile(r"[2-9][0-9]{9}")
 _area_regions: dict[str, str] = {}  # NANP area code -> region, learned from phonenumbers
 
@@ -43,10 +44,13 @@ class ValidNumber:
     geo: str | None
 
 
-def _compiled(desc: PhoneNumberDesc | None) -> tuple[re.Pattern[str], frozenset[int]] | None:
+def _anchored(desc: PhoneNumberDesc | None) -> str | None:
+    """A lookahead: the whole number matches ``desc``'s pattern, in one of its lengths."""
     if desc is None or not desc.national_number_pattern:
         return None
-    return re.compile(desc.national_number_pattern), frozenset(desc.possible_length or ())
+    lengths = sorted(desc.possible_length or ())
+    sized = "|".join(f"[0-9]{{{n}}}" for n in lengths)
+    return (f"(?=(?:{sized})\\Z)" if sized else "") + f"(?=(?:{desc.national_number_pattern})\\Z)"
 
 
 @lru_cache(maxsize=64)
@@ -54,52 +58,50 @@ def _geographic_check(region: str) -> Callable[[str], bool]:
     """A test that a national number is a fixed-line or mobile number of ``region``.
 
     That is a sufficient condition for phonenumbers to call it valid (the general pattern
-    comes first, as in phonenumbers' own type check).
+    comes first, as in phonenumbers' own type check). One regex of lookaheads runs all
+    three tests: the general pattern, then the fixed-line or the mobile one.
     """
     metadata = PhoneMetadata.metadata_for_region(region)
-    general = _compiled(metadata.general_desc) if metadata else None
-    types = [_compiled(d) for d in (metadata.fixed_line, metadata.mobile)] if metadata else []
-    typed = [t for t in types if t is not None]
-
-    def matches(desc: tuple[re.Pattern[str], frozenset[int]], national: str) -> bool:
-        pattern, lengths = desc
-        return (not lengths or len(national) in lengths) and bool(pattern.fullmatch(national))
-
-    def check(national: str) -> bool:
-        return (
-            general is not None
-            and matches(general, national)
-            and any(matches(t, national) for t in typed)
-        )
-
-    return check
+    general = _anchored(metadata.general_desc) if metadata else None
+    typed = (
+        [t for t in (_anchored(metadata.fixed_line), _anchored(metadata.mobile)) if t]
+        if metadata
+        else []
+    )
+    if general is None or not typed:
+        return lambda national: False
+    pattern = re.compile(general + "(?:" + "|".join(typed) + ")")
+    return lambda national: pattern.match(national) is not None
 
 
 @lru_cache(maxsize=65_536)
 def _nanp_prefix_geo(prefix: str) -> str:
     """Geocoder description of +1 numbers starting with ``prefix`` (six national digits)."""
-    number = PhoneNumber(country_code=1, national_number=int(prefix + "0000"))
     if _prefix_description is None:  # pragma: no cover
         return ""
+    number = PhoneNumber(country_code=1, national_number=int(prefix + "0000"))
     return str(_prefix_description(GEOCODE_DATA, GEOCODE_LONGEST_PREFIX, number, "en"))
 
 
 def _nanp(national: str) -> ValidNumber | None:
     if not _NANP_NATIONAL.fullmatch(national):
         return None
-    number = PhoneNumber(country_code=1, national_number=int(national))
     region = _area_regions.get(national[:3])
     if region is None or not _geographic_check(region)(national):
         # region_code_for_number names the region of an area code even for numbers that
         # are not valid there: validity is the second question.
+        number = PhoneNumber(country_code=1, national_number=int(national))
         region = phonenumbers.region_code_for_number(number)
         if region is None or not phonenumbers.is_valid_number_for_region(number, region):
             return None
         _area_regions[national[:3]] = region
-    if _prefix_description is None:  # pragma: no cover
-        geo = geocoder.description_for_valid_number(number, "en")
-    else:
-        geo = _nanp_prefix_geo(national[:6]) or geocoder.country_name_for_number(number, "en")
+    geo = _nanp_prefix_geo(national[:6])
+    if not geo:
+        number = PhoneNumber(country_code=1, national_number=int(national))
+        if _prefix_description is None:  # pragma: no cover
+            geo = geocoder.description_for_valid_number(number, "en")
+        else:
+            geo = geocoder.country_name_for_number(number, "en")
     return ValidNumber("+1" + national, region, geo or None)
 
 
@@ -122,8 +124,11 @@ def validate(digits: str, region: str, plus: bool) -> ValidNumber | None:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if len(e164) > E164_MAX_DIGITS + 1:
+        return None  # metadata allows a few national numbers longer than E.164 can carry
     return ValidNumber(
-        phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        e164,
         phonenumbers.region_code_for_number(number),
         geocoder.description_for_number(number, "en") or None,  # checks the number's type
     )

@@ -27,10 +27,10 @@ from typing import Final
 import phonenumbers
 from phonenumbers import PhoneNumberFormat
 
-from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO
+from pipeline.digitwords import PAD, WEAK_ONE, WEAK_ZERO, project_lookalikes
 from pipeline.phone_runs import numbers_in_run
 from pipeline.phone_text import is_identifier, lead_in, pieces, project
-from pipeline.phone_validate import clear_cache
+from pipeline.phone_validate import NANP_REGIONS, clear_cache
 from pipeline.textnorm import NormalizedText, normalize
 from schemas import PhoneMention
 
@@ -39,9 +39,21 @@ __all__ = ["EXTRACTOR", "PhoneNumberError", "clear_cache", "extract_phones", "no
 EXTRACTOR: Final = "adwatch.phones"
 
 _DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
-_SEP = rf"[^\w{PAD}{WEAK_ZERO}{WEAK_ONE};!?$€£¥%\"]"  # "_" is made a space before matching
+_SEP_CHARS = rf"^\w{PAD}{WEAK_ZERO}{WEAK_ONE};!?$€£¥%\""  # "_" is made a space before matching
+_SEP = rf"[{_SEP_CHARS}]"
 _CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
+# The same runs, with look-alike letters not yet read: a letter o/l/i counts as a digit
+# when its run of o/l/i has no letter after it (nor before it: a separator or a digit is
+# always there). A run starts on a real digit; `_lookalikes_before` finds any before it.
+# In NANP regions every number has ten digits, so a run needs seven units without any
+# look-alike before it; elsewhere, numbers of seven or eight digits may start with two.
+_LOOKALIKE = r"[oli](?=[oli]*(?![a-z]))"
+_SCAN_UNIT = rf"(?:{_SEP}{{0,8}}(?:{_DIG}|{_LOOKALIKE}))"
+_SCAN_NANP = re.compile(rf"{_DIG}{_SCAN_UNIT}{{6,}}")
+_SCAN_OTHER = re.compile(rf"{_DIG}{_SCAN_UNIT}{{2,}}")
+_SEP_CHAR = re.compile(_SEP)
 _HAS_STOP = re.compile(r"[,#&@+':]")
+_HAS_LOOKALIKE = re.compile("[oli]")
 _PLAIN = re.compile(r"\(?\+?\(?[0-9]+(?:(?:\)[ .-]?|[ .-]\(?|\()[0-9]+)*")
 _PLAIN_GROUP = re.compile(r"[0-9]+")
 
@@ -94,15 +106,45 @@ def extract_phones(
         lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in norm.text)
     projected = project(lowered)
     mentions: list[PhoneMention] = []
-    for wide in _CANDIDATE.finditer(projected):
-        if _HAS_STOP.search(projected, wide.start(), wide.end()) is None:
-            _add_mentions(mentions, text, norm, projected, wide.start(), wide.end(), region)
+    done = 0
+    scan = _SCAN_NANP if region in NANP_REGIONS else _SCAN_OTHER
+    for found in scan.finditer(projected):
+        wide_start, wide_end = _lookalikes_before(projected, found.start(), done), found.end()
+        done = wide_end
+        lookalikes = _HAS_LOOKALIKE.search(projected, wide_start, wide_end) is not None
+        if lookalikes:
+            projected = project_lookalikes(projected, wide_start, wide_end)
+        if lookalikes or scan is _SCAN_OTHER:
+            wide = _CANDIDATE.match(projected, wide_start, wide_end)
+            if wide is None:
+                continue  # fewer than seven digits, counting the look-alikes
+            wide_end = wide.end()
+        if _HAS_STOP.search(projected, wide_start, wide_end) is None:
+            _add_mentions(mentions, text, norm, projected, wide_start, wide_end, region)
             continue
         # a "," or "#" in it: it may be several runs
-        for begin, end in pieces(projected, wide.start(), wide.end()):
+        for begin, end in pieces(projected, wide_start, wide_end):
             for run in _CANDIDATE.finditer(projected, begin, end):
                 _add_mentions(mentions, text, norm, projected, run.start(), run.end(), region)
     return mentions
+
+
+def _lookalikes_before(projected: str, start: int, floor: int) -> int:
+    """Where a run starting at ``start`` begins with the look-alike letters before it.
+
+    "O7O2…", "l 8OO…": runs of o/l/i that no letter precedes, each at most 8 separator
+    characters before the next, down to ``floor`` (the end of the previous run).
+    """
+    while True:
+        at = start
+        while at > floor and start - at < 8 and _SEP_CHAR.match(projected, at - 1):
+            at -= 1
+        letters = at
+        while letters > floor and projected[letters - 1] in "oli":
+            letters -= 1
+        if letters == at or "a" <= projected[letters - 1 : letters] <= "z":
+            return start
+        start = letters
 
 
 def _add_mentions(

@@ -19,8 +19,11 @@ def _public(digits: str, region: str) -> Described | None:
     number = phonenumbers.parse(digits, region)
     if not phonenumbers.is_valid_number(number):
         return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > 16:  # "+" and 15 digits: E.164's limit, which ours also applies
+        return None
     return (
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        e164,
         phonenumbers.region_code_for_number(number),
         geocoder.description_for_number(number, "en") or None,
     )
@@ -76,6 +79,15 @@ def test_international_forms(digits: str, region: str, plus: bool, e164: str) ->
     found = validate(digits, region, plus)
     assert found is not None
     assert found.e164 == e164
+
+
+def test_numbers_longer_than_e164_allows_are_not_taken() -> None:
+    # phonenumbers' German metadata accepts this 14-digit national number, but with the
+    # country code it has 16 digits: no E.164 number (and no PhoneMention) can hold it.
+    number = phonenumbers.parse("+4955518005180077")
+    assert phonenumbers.is_valid_number(number)
+    assert validate("4955518005180077", "DE", True) is None
+    assert validate("55518005180077", "DE", False) is None
 
 
 def test_invalid_anguilla_number_is_not_taken() -> None:

@@ -402,6 +402,33 @@ def test_any_text_never_raises(text: str) -> None:
     assert_spans(text, extract_phones(text))
 
 
+_TOKENS = st.sampled_from([
+    "o", "O", "l", "I", "lol", "oil", "Ohio", "lone", "one", "seven", "oh", "zero", "7", "0",
+    "55", "555", "0123", "702", "-", " ", ".", "(", "+", "#", ",", "'", "/", "24/7", "O7O2",
+    "l8OO", "double", "dash", "post", "id", "$", "hr", "\n", "🌹",
+])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=st.lists(_TOKENS, max_size=24), region=st.sampled_from(["US", "GB", "DE", "IN"]))
+def test_digit_word_and_lookalike_soup_never_raises(tokens: list[str], region: str) -> None:
+    text = " ".join(tokens)
+    assert_spans(text, extract_phones(text, region))
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("lol lol lol lol", "US"),  # a run of look-alike words only: no digit in it
+        ("I I I I I I I", "US"),
+        ("lol.lone#triple post Ohio --555 24/7 ext 555l8OO (.5-l8OO ~.7 seven", "DE"),
+    ],
+)
+def test_regressions_that_raised(text: str, region: str) -> None:
+    # the first two once left no digit group; the last made a 16-digit "E.164" number
+    assert_spans(text, extract_phones(text, region))
+
+
 @settings(max_examples=200, deadline=None)
 @given(case=ad_cases(), noise=st.text(max_size=6))
 def test_raw_alone_gives_the_same_number(case: AdCase, noise: str) -> None:
