@@ -59,9 +59,12 @@ _LOOKALIKE_RUN: Final = re.compile(r"(?<![a-z])[oli]+(?![a-z])")
 
 
 def _automaton() -> ahocorasick.Automaton:
+    """Digit words (value: their length) and the words that rewrite the text (value: -1)."""
     found = ahocorasick.Automaton()
     for word in DIGIT_WORDS:
         found.add_word(word, len(word))
+    for word in ("dash", "dot", "hyphen", "double", "triple"):
+        found.add_word(word, -1)
     found.make_automaton()
     return found
 
@@ -88,14 +91,15 @@ def project_digit_words(lowered: str) -> str:
     "double"/"triple" repeat the digit after them ("triple five", "double oh", "double 0").
     Look-alike letters are left alone unless they sit in a run with a digit word.
     """
-    if "dash" in lowered or "dot" in lowered or "hyphen" in lowered:
+    hits = list(_AUTOMATON.iter(lowered))
+    if any(size < 0 for _, size in hits):  # "dash", "double"…: rare, rewrite and read again
         lowered = _SPOKEN_SEPARATOR.sub(lambda m: " " * len(m.group()), lowered)
-    if "double" in lowered or "triple" in lowered:
         lowered = _REPEAT.sub(_repeated, lowered)
+        hits = list(_AUTOMATON.iter(lowered))
     parts: list[str] = []
     done = 0  # end of the text already copied into parts
-    for last, size in _AUTOMATON.iter(lowered):
-        if last < done:
+    for last, size in hits:
+        if size < 0 or last < done:
             continue  # inside a run already read ("nineonesix": one, six)
         start = last - size + 1
         while start > done and lowered[start - 1] in "oli":

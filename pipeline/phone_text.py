@@ -33,6 +33,8 @@ _ID_WORDS: Final = frozenset({
 _NUMBER_WORDS: Final = frozenset({"no", "num", "number", "code", "id"})  # "order no.", "zip code"
 _HASH_WORDS: Final = frozenset({"ad", "post", "listing", "order", "item", "ref"})  # "ad #"
 _WORD = re.compile(r"[a-z]+")
+_CUES = _ID_WORDS | _NUMBER_WORDS | _HASH_WORDS
+_LAST_LETTERS = frozenset(word[-1] for word in _CUES)
 
 
 def project(lowered: str) -> str:
@@ -96,6 +98,11 @@ def is_identifier(projected: str, start: int) -> bool:
     """True when the text before a run names it an identifier (post id, order no., zip)."""
     window = projected[max(0, start - 24) : start]
     before = window.rstrip(" #:.-\n")
+    if before[-1:] not in _LAST_LETTERS:
+        return False  # not the end of a cue word
+    token = before.rsplit(None, 1)[-1]
+    if len(token) <= 12 and token.isascii() and token.isalpha() and token not in _CUES:
+        return False  # most runs: the word right before ("call", "at") is no cue
     words = _WORD.findall(before[-12:])
     if not words or not before.endswith(words[-1]):
         return False

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc, PhoneNumberFormat, geocoder
@@ -35,8 +34,7 @@ _NANP_NATIONAL = re.compile(r"[2-9][0-9]{9}")
 _area_regions: dict[str, str] = {}  # NANP area code -> region, learned from phonenumbers
 
 
-@dataclass(frozen=True, slots=True)
-class ValidNumber:
+class ValidNumber(NamedTuple):
     """A valid phone number: E.164, its region and geographic description."""
 
     e164: str

@@ -38,17 +38,19 @@ __all__ = ["EXTRACTOR", "PhoneNumberError", "clear_cache", "extract_phones", "no
 
 EXTRACTOR: Final = "adwatch.phones"
 
-_DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*"
+# Possessive quantifiers: separators, digits and padding are disjoint classes, so giving
+# back what a quantifier took can never help a match (and failing fast is most of a scan).
+_DIG = rf"[0-9{WEAK_ZERO}{WEAK_ONE}]{PAD}*+"
 _SEP_CHARS = rf"^\w{PAD}{WEAK_ZERO}{WEAK_ONE};!?$€£¥%\""  # "_" is made a space before matching
 _SEP = rf"[{_SEP_CHARS}]"
-_CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}{_DIG}){{6,}}")
+_CANDIDATE = re.compile(rf"{_DIG}(?:{_SEP}{{0,8}}+{_DIG}){{6,}}")
 # The same runs, with look-alike letters not yet read: a letter o/l/i counts as a digit
 # when its run of o/l/i has no letter after it (nor before it: a separator or a digit is
 # always there). A run starts on a real digit; `_lookalikes_before` finds any before it.
 # In NANP regions every number has ten digits, so a run needs seven units without any
 # look-alike before it; elsewhere, numbers of seven or eight digits may start with two.
 _LOOKALIKE = r"[oli](?=[oli]*(?![a-z]))"
-_SCAN_UNIT = rf"(?:{_SEP}{{0,8}}(?:{_DIG}|{_LOOKALIKE}))"
+_SCAN_UNIT = rf"(?:{_SEP}{{0,8}}+(?:{_DIG}|{_LOOKALIKE}))"
 _SCAN_NANP = re.compile(rf"{_DIG}{_SCAN_UNIT}{{6,}}")
 _SCAN_OTHER = re.compile(rf"{_DIG}{_SCAN_UNIT}{{2,}}")
 _SEP_CHAR = re.compile(_SEP)

@@ -275,7 +275,7 @@ class NormalizedText:
         return self.original[start:end], start, end
 
 
-_PLAIN_ASCII = frozenset(chr(c) for c in range(32, 127)) | {"\n"}
+_NOT_PLAIN_ASCII = re.compile(r"[^\x20-\x7e\n]")
 _ODD_ASCII = re.compile(r"[\t\r\f\v\x1c-\x1f]")
 
 
@@ -284,7 +284,7 @@ def _one_to_one(text: str) -> str | None:
 
     None when some character expands or disappears (then offsets need a map).
     """
-    for ch in set(text) - _PLAIN_ASCII:
+    for ch in set(_NOT_PLAIN_ASCII.findall(text)):  # a regex scan beats set(text) - plain
         if ch in EMOJI_MARKS:
             continue  # kept as they are (see EMOJI_MARKS); a keycap mark still drops them
         folded = _fold_char(ch)  # ASCII control characters: white space, or themselves
