@@ -11,6 +11,7 @@ from schemas.ads import (
     ad_key,
 )
 from schemas.deadletter import DeadLetter
+from schemas.entities import Episode, Observation, PhoneEntity
 from schemas.query import SearchQuery
 
 __all__ = [
@@ -18,8 +19,11 @@ __all__ = [
     "DeadLetter",
     "EnrichedAd",
     "Entity",
+    "Episode",
     "Evidence",
     "Flag",
+    "Observation",
+    "PhoneEntity",
     "PhoneMention",
     "RawAd",
     "SearchQuery",
