@@ -8,6 +8,7 @@ the index (SQLite) persists in the data directory.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pydantic import BaseModel, SecretStr
+from pydantic_core import to_jsonable_python
 
 from pipeline.processes import stop_process
 from pipeline.settings import Settings
@@ -251,7 +253,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             return
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
-        out[f"ADWATCH_{prefix}"] = str(value)
+        plain = to_jsonable_python(value)  # durations as ISO 8601, paths as strings
+        out[f"ADWATCH_{prefix}"] = plain if isinstance(plain, str) else json.dumps(plain)
 
     walk("", settings)
     return out

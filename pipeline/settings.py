@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipeline.linking.config import LinkConfig
+
 CONFIG_ENV = "ADWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = "adwatch.toml"
 
@@ -50,6 +52,14 @@ class KafkaSettings(BaseModel):
         ge=3.0,
         le=300.0,
         description="how long a rebalance waits for members to re-join",
+    )
+    single_record_batches: bool = Field(
+        default=False,
+        description=(
+            "send one record per produce request batch; `adwatch up` turns it on for the "
+            "embedded Tansu broker, whose high watermark counts batches, not records (with "
+            "batches, table recovery from changelogs would stop before the last records)"
+        ),
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
@@ -89,6 +99,20 @@ class PipelineSettings(BaseModel):
     sink_batch_seconds: float = Field(default=0.5, gt=0, le=60)
 
 
+class IndicatorSettings(BaseModel):
+    """Where analysts extend the indicator lexicons and set the risk-score weights."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lexicon_dirs: list[Path] = Field(
+        default_factory=list,
+        description="directories of lexicon files that extend (or, with '-phrase', trim) ours",
+    )
+    weights: Path | None = Field(
+        default=None, description="TOML file of risk-score weights; default: the packaged one"
+    )
+
+
 class ConnectorSettings(BaseModel):
     """Where the connectors' configuration and state live."""
 
@@ -125,6 +149,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     index: IndexSettings = IndexSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    indicators: IndicatorSettings = IndicatorSettings()
+    linking: LinkConfig = LinkConfig()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod

@@ -65,5 +65,9 @@ class PhoneEntity(BaseModel):
     ages: list[int] = Field(default_factory=list, description="all-time, capped")
     observations: list[Observation] = Field(default_factory=list, description="by event time")
     episodes: list[Episode] = Field(default_factory=list)
+    template_clusters: list[str] = Field(
+        default_factory=list,
+        description="template clusters with template_reuse that this phone's ads are in",
+    )
     flags: list[Flag] = Field(default_factory=list, description="entity-level flags raised")
     updated_at: UtcDatetime

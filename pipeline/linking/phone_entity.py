@@ -51,6 +51,7 @@ MULTI_CITY = "phone_multi_city"
 MULTI_PERSONA = "phone_multi_persona"
 BURST = "posting_burst"
 FLAG_IDS = (MULTI_CITY, MULTI_PERSONA, BURST)
+TEMPLATE_FLAG = "template_reuse"  # raised on a phone by `note_template`
 
 T = TypeVar("T")
 
@@ -96,10 +97,43 @@ def observe(
         names=_add(entity.names if entity else [], obs.names, cfg.max_values),
         ages=_add(entity.ages if entity else [], obs.ages, cfg.max_values),
         observations=observations,
+        template_clusters=entity.template_clusters if entity else [],
         updated_at=now or datetime.now(UTC),
     )
     episodes = find_episodes(observations, cfg)
-    return state.model_copy(update={"episodes": episodes, "flags": _flags(phone, episodes)})
+    flags = _flags(phone, episodes) + _template_flags(state.template_clusters)
+    return state.model_copy(update={"episodes": episodes, "flags": flags})
+
+
+def note_template(
+    entity: PhoneEntity, cluster_id: str, cfg: LinkConfig, now: datetime | None = None
+) -> PhoneEntity:
+    """``entity`` with one of its ads in template cluster ``cluster_id``, which is reused.
+
+    The linking stage calls it once an ad of this phone was scored with template_reuse;
+    the entity then carries that flag too. Idempotent; the newest clusters are kept.
+    """
+    if cluster_id in entity.template_clusters:
+        return entity
+    clusters = [*entity.template_clusters, cluster_id][-cfg.max_values :]
+    flags = [f for f in entity.flags if f.id != TEMPLATE_FLAG] + _template_flags(clusters)
+    return entity.model_copy(
+        update={
+            "template_clusters": clusters,
+            "flags": flags,
+            "updated_at": now or datetime.now(UTC),
+        }
+    )
+
+
+def _template_flags(clusters: list[str]) -> list[Flag]:
+    if not clusters:
+        return []
+    note = (
+        "ads of this phone share near-duplicate text with ads of other phones or cities "
+        f"(template clusters: {listing(clusters)})"
+    )
+    return [Flag(id=TEMPLATE_FLAG, evidence=[Evidence(text=clusters[-1], note=note)])]
 
 
 def _keep(observations: list[Observation], cfg: LinkConfig) -> list[Observation]:
@@ -154,7 +188,8 @@ def _values(o: Observation, basis: Basis) -> list[str]:
 
 def entity_flags(entity: PhoneEntity, cfg: LinkConfig) -> list[Flag]:
     """The entity-level flags of ``entity``'s observations under ``cfg`` (module doc)."""
-    return _flags(entity.phone, find_episodes(entity.observations, cfg))
+    episodes = find_episodes(entity.observations, cfg)
+    return _flags(entity.phone, episodes) + _template_flags(entity.template_clusters)
 
 
 def ad_entity_flags(entity: PhoneEntity, ad_key: str) -> list[Flag]:
