@@ -10,6 +10,8 @@ pipeline writes. Schema (``PRAGMA user_version`` = `SCHEMA_VERSION`)::
      ├── ad_phones (key, e164)    one row per distinct phone of the ad
      ├── ad_flags  (key, flag)    one row per distinct flag id of the ad
      └── ads_fts   (title, body)  FTS5, rowid = ads.id
+    phone_entities  phone TEXT PRIMARY KEY, doc (PhoneEntity JSON), counts and times
+     └── entity_flags (phone, flag)   see `pipeline.sinks.sqlite_entities`
 
 Times are unix epoch seconds (REAL). An explicit ``id INTEGER PRIMARY KEY`` is used because
 an implicit rowid may change on VACUUM, which would detach ``ads_fts`` from ``ads``.
@@ -19,14 +21,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.errors import RetriableError
 from pipeline.query_sql import compile_sqlite, epoch
-from schemas import EnrichedAd, SearchQuery
+from pipeline.sinks import sqlite_entities
+from schemas import EnrichedAd, PhoneEntity, SearchQuery
 
-SCHEMA_VERSION = 1
+# 1: ads, ad_phones, ad_flags, ads_fts; 2: phone_entities, entity_flags.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ads (
@@ -79,7 +84,7 @@ class SchemaVersionError(RuntimeError):
 
 
 class SQLiteIndex:
-    """Idempotent SQLite/FTS5 sink and search index, keyed by ad key.
+    """Idempotent SQLite/FTS5 sink and search index: ads keyed by ad key, entities by phone.
 
     Holds one connection, which must not be shared across threads (sqlite3's
     ``check_same_thread`` guards this); open one `SQLiteIndex` per thread or process.
@@ -116,10 +121,11 @@ class SQLiteIndex:
                 f"index schema version {version} is newer than this adwatch ({SCHEMA_VERSION})"
             )
         if version < SCHEMA_VERSION:
-            # Version 0 is a new file; later versions will add migrations here.
+            # Version 0 is a new file, 1 one without the entity tables; every statement is
+            # CREATE … IF NOT EXISTS, so running them all brings either up to date.
             with _transaction(conn):
                 # Statement by statement: executescript() would commit the transaction.
-                for statement in _SCHEMA.split(";"):
+                for statement in (_SCHEMA + sqlite_entities.SCHEMA).split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -140,14 +146,22 @@ class SQLiteIndex:
         if not batch:
             return
         now = time.time()
-        try:
-            with _transaction(conn):
-                for ad in batch:
-                    self._upsert(conn, ad, now)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise RetriableError(f"sqlite index is busy: {exc}") from exc
-            raise
+        with _busy_is_retriable(), _transaction(conn):
+            for ad in batch:
+                self._upsert(conn, ad, now)
+
+    def write_entities(self, batch: Sequence[PhoneEntity]) -> None:
+        """Insert or overwrite the entity record of every phone of ``batch``, in one transaction.
+
+        A record whose ``updated_at`` is older than the stored one's is skipped, so replays
+        never roll an entity back. Busy or locked: `RetriableError`, as for `write`.
+        """
+        conn = self._connection
+        if not batch:
+            return
+        now = time.time()
+        with _busy_is_retriable(), _transaction(conn):
+            sqlite_entities.upsert_entities(conn, batch, now)
 
     @staticmethod
     def _upsert(conn: sqlite3.Connection, ad: EnrichedAd, now: float) -> None:
@@ -199,6 +213,31 @@ class SQLiteIndex:
         """Return the number of ads in the index."""
         return int(self._connection.execute("SELECT count(*) FROM ads").fetchone()[0])
 
+    def get_entity(self, phone: str) -> PhoneEntity | None:
+        """Return the entity record of E.164 ``phone``, or None."""
+        return sqlite_entities.get_entity(self._connection, phone)
+
+    def entities(
+        self,
+        *,
+        phones: Sequence[str] = (),
+        flags: Sequence[str] = (),
+        min_ads: int = 1,
+        limit: int = 20,
+    ) -> list[PhoneEntity]:
+        """Return entity records, most recently seen first; every criterion given must hold.
+
+        ``phones`` (E.164) and ``flags`` (entity-level flag ids) each match any of their
+        values; ``min_ads`` is the least ``ad_count``; ``limit`` (≥ 1) caps the list.
+        """
+        return sqlite_entities.find_entities(
+            self._connection, phones=phones, flags=flags, min_ads=min_ads, limit=limit
+        )
+
+    def entity_count(self) -> int:
+        """Return the number of phone entity records in the index."""
+        return sqlite_entities.count_entities(self._connection)
+
     def close(self) -> None:
         """Close the connection; later calls raise `RuntimeError`. Closing twice is a no-op."""
         if self._conn is not None:
@@ -210,6 +249,17 @@ class SQLiteIndex:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@contextmanager
+def _busy_is_retriable() -> Iterator[None]:
+    """Turn a busy or locked database into `RetriableError`; other errors pass through."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise RetriableError(f"sqlite index is busy: {exc}") from exc
+        raise
 
 
 class _transaction:
