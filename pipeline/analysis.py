@@ -28,7 +28,9 @@ from pydantic import (
 )
 
 from pipeline.errors import InvalidRecord
-from pipeline.extract import extract_text
+from pipeline.indicators.assess import assess
+from pipeline.indicators.content import Lexicons
+from pipeline.indicators.scoring import Weights
 from pipeline.validate import json_object
 from schemas import Entity, Flag, PhoneMention
 from schemas.ads import MAX_TEXT_CHARS, ad_key, join_text
@@ -124,6 +126,9 @@ class ExtractOutput(BaseModel):
     entities: list[Entity] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
     risk_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    risk_contributions: dict[str, float] = Field(
+        default_factory=dict, description="weight of each flag raised (sum clipped = score)"
+    )
 
 
 def parse_input(record: object, fallback_id: str | None = None) -> ExtractInput:
@@ -161,14 +166,23 @@ def _message(loc: tuple[int | str, ...], msg: str) -> str:
     return f"{'.'.join(str(p) for p in loc)}: {msg}"
 
 
-def analyze(ad: ExtractInput, default_region: str = "US") -> ExtractOutput:
-    """Extract phones and entities from ``ad``; ``default_region`` applies when it has none.
+def analyze(
+    ad: ExtractInput,
+    default_region: str = "US",
+    lexicons: Lexicons | None = None,
+    weights: Weights | None = None,
+) -> ExtractOutput:
+    """Extract phones and entities from ``ad``, raise its content flags and score it.
 
-    ``flags`` is empty and ``risk_score`` 0.0 until the content indicators exist: they will
-    fill both here, so every caller (``adwatch extract``, ``adwatch eval flags``) gets them.
+    ``default_region`` applies when the ad has none. ``flags`` are the content-level
+    indicators (`pipeline.indicators.assess`: evidence offsets point into ``ad.text``; the
+    ad's ``location`` feeds ``area_code_mismatch``), each with its weight; ``risk_score``
+    sums them (entity-level flags need the stream and are not raised here). Every caller
+    (``adwatch extract``, ``adwatch eval flags``) gets the same. ``lexicons`` and
+    ``weights`` default to the packaged ones.
     """
     region = ad.region or default_region
-    found = extract_text(ad.text, region)
+    found = assess(ad.text, region, ad.location, lexicons, weights)
     return ExtractOutput(
         id=ad.id,
         region=region,
@@ -176,6 +190,9 @@ def analyze(ad: ExtractInput, default_region: str = "US") -> ExtractOutput:
         chars=len(ad.text),
         phones=found.phones,
         entities=found.entities,
+        flags=found.scored.flags,
+        risk_score=found.scored.score,
+        risk_contributions=found.scored.contributions,
     )
 
 

@@ -1,8 +1,15 @@
 """The faust app: wires pure stage functions to topics. No enrichment logic lives here.
 
-    connectors ──> ads.raw ──[validate+enrich]──> ads.enriched ──[index]──> Sink (SQLite | ES)
-                      │              │                                │
-                      └──────────────┴──────> ads.deadletter <────────┘
+    connectors ──> ads.raw ──[validate+enrich]──> ads.enriched ──[link: join ⇄ link]──> ads.scored
+                      │              │                              │    │                   │
+                      │              │            entities.phones <─┘    │                [index]
+                      │              │                   │               │                   │
+                      │              │               [index]             │        Sink (SQLite | ES)
+                      └──────────────┴──────> ads.deadletter <───────────┴───────────────────┘
+
+Enrichment extracts phones and entities and raises the content flags; linking
+(`pipeline.link_agents`) adds the entity-level flags, the template cluster and the score;
+the index agents write scored ads and phone entity records to the sink.
 
 Delivery is at-least-once: an event is acked only after its output is handed to the
 producer (which faust flushes before every offset commit) or, for the sink, after the
@@ -16,7 +23,7 @@ import asyncio
 import logging
 import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,9 +34,11 @@ from pipeline import topics
 from pipeline.deadletter import error_headers
 from pipeline.enrich import STAGE_ENRICH, STAGE_VALIDATE, enrich, parse_raw
 from pipeline.errors import InvalidRecord, RetriableError
+from pipeline.indicators.assess import indicator_setup
+from pipeline.link_agents import add_link_agents
 from pipeline.settings import Settings
 from pipeline.sinks import Sink
-from schemas import EnrichedAd
+from schemas import EnrichedAd, PhoneEntity
 
 log = logging.getLogger("adwatch.app")
 
@@ -63,6 +72,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
         topic_replication_factor=settings.kafka.replication_factor,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Tansu's high watermark counts batches: one record per batch keeps it right, so
+        # table recovery reads every changelog record (see KafkaSettings.single_record_batches)
+        producer_max_batch_size=1 if settings.kafka.single_record_batches else 16_384,
         processing_guarantee="at_least_once",
         web_enabled=False,
         broker_session_timeout=settings.kafka.session_timeout_seconds,
@@ -72,9 +84,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
         broker_credentials=_credentials(settings),
     )
 
-    def topic(name: str) -> Any:
+    def topic(*names: str) -> Any:
         return app.topic(
-            settings.topic(name),
+            *(settings.topic(name) for name in names),
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
@@ -83,6 +95,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
         )
 
     raw, enriched, deadletter = topic(topics.RAW), topic(topics.ENRICHED), topic(topics.DEADLETTER)
+    scored, entity_records = topic(topics.SCORED), topic(topics.ENTITIES)
+    setup = indicator_setup(settings.indicators)  # fails at start-up, naming the bad file
+    lexicons, weights = setup.lexicons, setup.weights
 
     async def dead_letter(event: Any, stage: str, exc: BaseException) -> None:
         msg = event.message
@@ -113,7 +128,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                 await dead_letter(event, STAGE_VALIDATE, exc)
                 continue
             try:
-                out = enrich(ad, default_region)
+                out = enrich(ad, default_region, lexicons, weights)
             except Exception as exc:  # a bug on one record: keep it, keep going
                 log.exception("enrichment failed for %s", ad.key)
                 await dead_letter(event, STAGE_ENRICH, exc)
@@ -128,8 +143,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     async def run_in_sink_thread(fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
-    @app.agent(enriched, name="adwatch.index")
-    async def index_agent(stream: Any) -> None:
+    add_link_agents(app, settings, topic, dead_letter, weights)
+
+    async def open_sink() -> Sink:
         if not sink_holder:
             try:
                 sink_holder.append(await run_in_sink_thread(sink_factory, settings))
@@ -137,8 +153,13 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                 log.critical("cannot open the index sink; exiting", exc_info=True)
                 logging.shutdown()
                 os._exit(EXIT_SINK_FAILED)
-        sink = sink_holder[0]
-        size, within = settings.pipeline.sink_batch_size, settings.pipeline.sink_batch_seconds
+        return sink_holder[0]
+
+    size, within = settings.pipeline.sink_batch_size, settings.pipeline.sink_batch_seconds
+
+    @app.agent(scored, name="adwatch.index")
+    async def index_agent(stream: Any) -> None:
+        sink = await open_sink()
         async for events in stream.take_events(size, within=within):
             batch: list[EnrichedAd] = []
             for event in events:
@@ -149,8 +170,27 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                     await dead_letter(
                         event, STAGE_INDEX, InvalidRecord(str(exc), [dict(d) for d in details])
                     )
-            await _write_with_retry(sink, batch, run_in_sink_thread)
+            await _write_with_retry(sink.write, sink.name, batch, run_in_sink_thread)
             # take_events acks the batch when this iteration ends: only after the write.
+
+    @app.agent(entity_records, name="adwatch.index-entities")
+    async def entity_index_agent(stream: Any) -> None:
+        sink = await open_sink()
+        async for events in stream.take_events(size, within=within):
+            batch: dict[str, PhoneEntity] = {}  # the newest record of each phone
+            for event in events:
+                try:
+                    entity = PhoneEntity.model_validate_json(event.message.value or b"")
+                except ValidationError as exc:
+                    details = exc.errors(include_url=False, include_input=False)
+                    await dead_letter(
+                        event, STAGE_INDEX, InvalidRecord(str(exc), [dict(d) for d in details])
+                    )
+                    continue
+                batch[entity.phone] = entity
+            await _write_with_retry(
+                sink.write_entities, sink.name, list(batch.values()), run_in_sink_thread
+            )
 
     @app.on_before_shutdown.connect
     async def close_sink(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -159,11 +199,13 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
             await run_in_sink_thread(sink_holder.pop().close)
         executor.shutdown(wait=False)
 
-    _ = (enrich_agent, index_agent, close_sink)
+    _ = (enrich_agent, index_agent, entity_index_agent, close_sink)
     return app
 
 
-async def _write_with_retry(sink: Sink, batch: list[EnrichedAd], run: Callable[..., Any]) -> None:
+async def _write_with_retry(
+    write: Callable[[Any], None], name: str, batch: Sequence[Any], run: Callable[..., Any]
+) -> None:
     """Write ``batch``, backing off while the sink is unavailable (back-pressure).
 
     Anything but `RetriableError` means we do not know what was stored: exit the
@@ -174,16 +216,14 @@ async def _write_with_retry(sink: Sink, batch: list[EnrichedAd], run: Callable[.
     delay = 0.5
     while True:
         try:
-            await run(sink.write, batch)
+            await run(write, batch)
             return
         except RetriableError as exc:
-            log.warning("sink %s unavailable (%s); retrying in %.1fs", sink.name, exc, delay)
+            log.warning("sink %s unavailable (%s); retrying in %.1fs", name, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, SINK_RETRY_MAX_SECONDS)
         except Exception:
-            log.critical(
-                "sink %s failed; exiting without acking the batch", sink.name, exc_info=True
-            )
+            log.critical("sink %s failed; exiting without acking the batch", name, exc_info=True)
             logging.shutdown()
             os._exit(EXIT_SINK_FAILED)
 

@@ -2,12 +2,14 @@
 
 Every round times, one after the other on the same corpus::
 
-    matcher ─> phones cold ─> phones warm ─> full cold ─> full warm      (× rounds)
+    matcher ─> phones cold ─> phones warm ─> full cold ─> full warm ─> flags warm   (× rounds)
 
 - ``matcher``: ``list(PhoneNumberMatcher(text, region, leniency=VALID))`` per ad, the
   plain parser most tools use;
 - ``phones``: `pipeline.phones.extract_phones` alone, the like-for-like comparison;
-- ``full``: `pipeline.extract.extract_text`, phones and entities, what a worker runs;
+- ``full``: `pipeline.extract.extract_text`, phones and entities (extraction alone);
+- ``flags``: `pipeline.indicators.assess.assess`, extraction plus the content indicators
+  and the risk score: the enrichment function a worker runs on every ad;
 - ``cold``: the validation cache is emptied before the pass, as in a fresh worker (numbers
   that repeat inside the pass still hit it); ``warm``: the pass right after runs on the
   filled cache, the steady state of a long-running worker that sees numbers again.
@@ -37,9 +39,12 @@ from phonenumbers import Leniency, PhoneNumberFormat, PhoneNumberMatcher
 from connectors.synthetic import generate_ads
 from pipeline.analysis import ExtractInput
 from pipeline.extract import extract_text
+from pipeline.indicators.assess import assess
 from pipeline.phones import clear_cache, extract_phones
 
-PASSES: Final = ("matcher", "phones_cold", "phones_warm", "full_cold", "full_warm")
+PASSES: Final = (
+    "matcher", "phones_cold", "phones_warm", "full_cold", "full_warm", "flags_warm",
+)  # fmt: skip
 MAX_EXAMPLES: Final = 10
 WARMUP_ADS: Final = 200  # untimed first pass: imports, regexes, phonenumbers metadata
 
@@ -159,6 +164,10 @@ def _full_pass(ads: Sequence[BenchAd]) -> list[Any]:
     return [extract_text(a.text, a.region) for a in ads]
 
 
+def _flags_pass(ads: Sequence[BenchAd]) -> list[Any]:
+    return [assess(a.text, a.region) for a in ads]
+
+
 def _timed(
     run: Callable[[Sequence[BenchAd]], list[Any]], ads: Sequence[BenchAd], cold: bool
 ) -> tuple[float, list[Any]]:
@@ -198,6 +207,7 @@ def run_corpus(
     ads = corpus.ads
     _matcher_pass(ads[:WARMUP_ADS])
     _full_pass(ads[:WARMUP_ADS])
+    _flags_pass(ads[:WARMUP_ADS])
     seconds: dict[str, list[float]] = {p: [] for p in PASSES}
     found = Agreement()
     for n in range(rounds):
@@ -209,6 +219,8 @@ def run_corpus(
                 seconds[f"{kind}_{cache}"].append(elapsed)
                 if n == 0 and kind == "phones" and cache == "cold":
                     found = agreement(ads, matched, results)
+        elapsed, _ = _timed(_flags_pass, ads, cold=False)
+        seconds["flags_warm"].append(elapsed)
         if on_round:
             on_round(corpus.name, n + 1, rounds)
     return CorpusResult(corpus.name, len(ads), corpus.avg_chars, seconds, found)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from pipeline.extract import extract_text
+from pipeline.indicators.assess import assess
+from pipeline.indicators.content import Lexicons
+from pipeline.indicators.scoring import Weights
 from pipeline.validate import json_object, raw_ad
 from schemas import EnrichedAd, RawAd
 
@@ -26,10 +28,18 @@ def content_hash(ad: RawAd) -> str:
     return h.hexdigest()
 
 
-def enrich(ad: RawAd, default_region: str = "US") -> EnrichedAd:
-    """Add phones, entities and a content hash to a validated ad."""
+def enrich(
+    ad: RawAd,
+    default_region: str = "US",
+    lexicons: Lexicons | None = None,
+    weights: Weights | None = None,
+) -> EnrichedAd:
+    """Add phones, entities, content flags, a risk score and a content hash to an ad.
+
+    ``lexicons`` and ``weights`` default to the packaged ones (see `assess`).
+    """
     text = ad.text
-    found = extract_text(text, ad.region or default_region)
+    found = assess(text, ad.region or default_region, ad.location, lexicons, weights)
     return EnrichedAd(
         **ad.model_dump(),
         key=ad.key,
@@ -37,4 +47,7 @@ def enrich(ad: RawAd, default_region: str = "US") -> EnrichedAd:
         content_hash=content_hash(ad),
         phones=found.phones,
         entities=found.entities,
+        flags=found.scored.flags,
+        risk_score=found.scored.score,
+        risk_contributions=found.scored.contributions,
     )

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pipeline.analysis import ExtractInput, analyze, check_region
 from pipeline.errors import InvalidRecord
 from pipeline.extract import extract_text
+from pipeline.indicators.assess import IndicatorSetup
 from schemas.ads import MAX_TEXT_CHARS
 
 Kind = Literal["phones", "flags"]
@@ -40,6 +41,7 @@ class LabeledAd:
     expect: frozenset[str]
     region: str | None = None
     style: str | None = None
+    location: str | None = None  # the ad's own location field (area_code_mismatch reads it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,15 +265,18 @@ def parse_labeled(record: object, kind: Kind, fallback_id: str = "") -> LabeledA
             raise _bad("region", str(exc)) from None
         if region is None:
             raise _bad("region", "must be a string")
-    ad_id, style = record.get("id"), record.get("style")
+    ad_id, style, location = record.get("id"), record.get("style"), record.get("location")
     if style is not None and not isinstance(style, str):
         raise _bad("style", "must be a string")
+    if location is not None and not isinstance(location, str):
+        raise _bad("location", "must be a string")
     return LabeledAd(
         id=str(ad_id) if ad_id is not None else fallback_id,
         text=text,
         expect=frozenset(expect),
         region=region,
         style=style or None,
+        location=location or None,
     )
 
 
@@ -285,9 +290,13 @@ def find_phones(ad: LabeledAd, default_region: str) -> AdResult:
     return AdResult(ad, tuple(Found(p.e164, p.raw, p.start, p.end) for p in found))
 
 
-def find_flags(ad: LabeledAd, default_region: str) -> AdResult:
+def find_flags(ad: LabeledAd, default_region: str, setup: IndicatorSetup | None = None) -> AdResult:
     """Run the analysis that ``adwatch extract`` runs and keep the flags it raised."""
-    out = analyze(ExtractInput(id=ad.id or "-", text=ad.text, region=ad.region), default_region)
+    labeled = ExtractInput(id=ad.id or "-", text=ad.text, region=ad.region, location=ad.location)
+    if setup is None:
+        out = analyze(labeled, default_region)
+    else:
+        out = analyze(labeled, default_region, setup.lexicons, setup.weights)
     found = []
     for flag in out.flags:
         if flag.evidence:  # the first span is enough to show why
@@ -298,10 +307,16 @@ def find_flags(ad: LabeledAd, default_region: str) -> AdResult:
     return AdResult(ad, tuple(found))
 
 
-def evaluate(ads: Iterable[LabeledAd], kind: Kind, default_region: str = "US") -> Report:
+def evaluate(
+    ads: Iterable[LabeledAd],
+    kind: Kind,
+    default_region: str = "US",
+    setup: IndicatorSetup | None = None,
+) -> Report:
     """Run the extractor for ``kind`` on every ad and collect the results."""
-    find = find_phones if kind == "phones" else find_flags
-    return Report(kind, [find(ad, default_region) for ad in ads])
+    if kind == "phones":
+        return Report(kind, [find_phones(ad, default_region) for ad in ads])
+    return Report(kind, [find_flags(ad, default_region, setup) for ad in ads])
 
 
 def failures(report: Report, min_precision: float | None, min_recall: float | None) -> list[str]:

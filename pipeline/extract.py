@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pipeline.entities import extract_entities
 from pipeline.phones import extract_phones
-from pipeline.textnorm import normalize
+from pipeline.textnorm import NormalizedText, normalize
 from schemas import Entity, PhoneMention
 
 
@@ -20,9 +20,10 @@ class TextExtraction:
 
     phones: list[PhoneMention] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
+    norm: NormalizedText | None = None  # the text, normalized (what offsets map back from)
 
 
 def extract_text(text: str, region: str = "US") -> TextExtraction:
     """Phones (read as ``region``'s numbers when they have no country code) and entities."""
     norm = normalize(text)
-    return TextExtraction(extract_phones(text, region, norm), extract_entities(norm))
+    return TextExtraction(extract_phones(text, region, norm), extract_entities(norm), norm)

@@ -109,7 +109,7 @@ class TopicMonitor:
     def _lag(self, next_offsets: dict[Any, int]) -> dict[str, int]:
         from kafka.errors import KafkaError
 
-        consumed = {self.settings.topic(topics.RAW), self.settings.topic(topics.ENRICHED)}
+        consumed = {self.settings.topic(name) for name in topics.CONSUMED}
         lag: Counter[str] = Counter()
         try:
             if self._lag_consumer is None:

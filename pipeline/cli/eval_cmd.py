@@ -10,7 +10,13 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli.common import console, fail, say, warn
-from pipeline.cli.extract_cmd import check_input, label, read_valid, resolve_region
+from pipeline.cli.extract_cmd import (
+    check_input,
+    label,
+    read_valid,
+    resolve_indicators,
+    resolve_region,
+)
 from pipeline.evaluate import AdResult, Kind, LabeledAd, Report, evaluate, failures, parse_labeled
 
 MAX_SHOWN = 20
@@ -108,7 +114,8 @@ def _run(
     ads, skipped = read_labeled(file, kind)
     if not ads:
         fail(f"{label(file)}: no usable row" + (f" ({skipped} skipped)" if skipped else ""))
-    report = evaluate(ads, kind, default_region)
+    setup = resolve_indicators() if kind == "flags" else None
+    report = evaluate(ads, kind, default_region, setup)
     report.skipped = skipped
     problems = failures(report, min_precision, min_recall)
     if as_json:

@@ -22,6 +22,7 @@ import typer
 from pipeline.analysis import analyze, check_region, json_lines, parse_input
 from pipeline.cli.common import fail, settings_or_exit, warn
 from pipeline.errors import InvalidRecord
+from pipeline.indicators.assess import IndicatorSetup, IndicatorSetupError, indicator_setup
 
 T = TypeVar("T")
 STDIN = "-"
@@ -106,6 +107,14 @@ def resolve_region(region: str | None) -> str:
         fail(f"--region: {exc}")
 
 
+def resolve_indicators() -> IndicatorSetup:
+    """The configured lexicons and weights; exits with the reason when they are unusable."""
+    try:
+        return indicator_setup(settings_or_exit().indicators)
+    except IndicatorSetupError as exc:
+        fail(str(exc))
+
+
 def label(path: str) -> str:
     """How ``path`` is named in messages and fallback ids."""
     return "stdin" if path == STDIN else path
@@ -165,6 +174,7 @@ def extract_lines(
     name: str,
     default_region: str,
     with_text: bool = False,
+    setup: IndicatorSetup | None = None,
 ) -> ExtractSummary:
     """Analyse every JSON line of ``lines`` and write one JSON line per ad to ``out``."""
     summary = ExtractSummary()
@@ -177,7 +187,10 @@ def extract_lines(
                 summary.reasons[ad.error.kind] += 1
                 warn(str(ad))
                 continue
-            result = analyze(ad, default_region)
+            if setup is None:
+                result = analyze(ad, default_region)
+            else:
+                result = analyze(ad, default_region, setup.lexicons, setup.weights)
             if with_text:
                 result = result.model_copy(update={"text": ad.text})
             out.write(result.model_dump_json(exclude=exclude).encode("utf-8") + b"\n")
@@ -214,13 +227,14 @@ def extract(
 ) -> None:
     """Extract phones, entities and flags from JSONL ads."""
     default_region = resolve_region(region)
+    setup = resolve_indicators()
     check_input(path)
     if output is not None and path != STDIN and output.resolve() == Path(path).resolve():
         fail(f"--output {output} is the input file; write to another file")
     name = label(path)
     with input_lines(path) as lines, _output(output) as out:
         try:
-            summary = extract_lines(lines, out, name, default_region, with_text)
+            summary = extract_lines(lines, out, name, default_region, with_text, setup)
             out.flush()
         except BrokenPipeError:  # `adwatch extract … | head`: the reader has enough
             _silence_stdout()

@@ -126,6 +126,7 @@ def _panel(
         ("index", str(settings.index_path)),
         ("ingested", str(rec.get(topics.RAW, 0))),
         ("enriched", str(rec.get(topics.ENRICHED, 0))),
+        ("scored", str(rec.get(topics.SCORED, 0))),
         ("dead-lettered", str(rec.get(topics.DEADLETTER, 0))),
         ("indexed", "–" if indexed is None else str(indexed)),
         ("consumer lag", f"{progress.total_lag}  ({lag_detail or 'none'})"),
@@ -179,6 +180,9 @@ def up(
             f"adwatch up is already running on data dir {settings.data_dir} (broker {running}); "
             "stop it first, or use another ADWATCH_DATA_DIR"
         )
+    if not settings.kafka.bootstrap:  # the embedded broker: see single_record_batches
+        kafka = settings.kafka.model_copy(update={"single_record_batches": True})
+        settings = settings.model_copy(update={"kafka": kafka})
     try:
         with broker_for(settings) as bootstrap:
             ensure_topics(settings, bootstrap, topics.ALL)
@@ -206,7 +210,8 @@ def _status_line(progress: Progress, indexed: int | None, worker: WorkerProcess)
     state = "running" if worker.alive else f"exited({worker.returncode})"
     return (
         f"worker={state} ingested={rec.get(topics.RAW, 0)} enriched={rec.get(topics.ENRICHED, 0)}"
-        f" dead-lettered={rec.get(topics.DEADLETTER, 0)} indexed={indexed or 0}"
+        f" scored={rec.get(topics.SCORED, 0)} dead-lettered={rec.get(topics.DEADLETTER, 0)}"
+        f" indexed={indexed or 0}"
         f" lag={progress.total_lag}"
     )
 

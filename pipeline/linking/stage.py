@@ -22,7 +22,7 @@ index) always shows the current picture, and lists every ad of the episode.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +48,7 @@ from pipeline.linking.templates import (
     template_member,
 )
 from schemas import EnrichedAd, Flag, Observation, PhoneEntity
+from schemas.types import UtcDatetime
 
 PHONE_PREFIX: Final = "phone:"
 MAX_LINKED: Final = 100  # linked ads and phones kept on one ad
@@ -89,6 +90,9 @@ class Pending(BaseModel):
     ad: EnrichedAd
     expected: list[str]
     results: dict[str, LinkResult] = Field(default_factory=dict)
+    since: UtcDatetime = Field(
+        default_factory=lambda: datetime.now(UTC), description="when the requests were sent"
+    )
 
     @property
     def complete(self) -> bool:
@@ -98,6 +102,11 @@ class Pending(BaseModel):
     def with_result(self, result: LinkResult) -> Pending:
         """The pending ad with ``result`` in (a repeated result replaces the first)."""
         return self.model_copy(update={"results": {**self.results, result.link_key: result}})
+
+
+def missing_requests(pending: Pending, cfg: LinkConfig) -> list[LinkRequest]:
+    """The requests of ``pending`` whose results have not come back (to send again)."""
+    return [r for r in link_requests(pending.ad, cfg) if r.link_key not in pending.results]
 
 
 def phone_key(e164: str) -> str:

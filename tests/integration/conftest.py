@@ -48,6 +48,7 @@ def settings_factory(
                 "bootstrap": broker.bootstrap,
                 "consumer_group": f"adwatch-test-{n}-{time.time_ns() % 10**9}",
                 "partitions": 4,
+                "single_record_batches": True,  # as adwatch up runs Tansu
             },
         }
         values.update(overrides)

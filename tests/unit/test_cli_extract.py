@@ -48,7 +48,10 @@ def test_output_shape_and_offsets(app: typer.Typer, isolated_env: Path) -> None:
     assert [r["id"] for r in out] == ["a1", "site:9", "a3", "a4"]  # input order
     for record in out:
         assert {"id", "region", "location", "chars", "phones", "entities", "flags"} <= set(record)
-        assert record["flags"] == [] and record["risk_score"] == 0.0
+        # the score is the sum of the weights of the flags raised, each listed
+        weights = {f["id"]: f["weight"] for f in record["flags"]}
+        assert record["risk_contributions"] == weights
+        assert record["risk_score"] == round(min(1.0, max(0.0, sum(weights.values()))), 4)
         assert "text" not in record
         for phone in record["phones"]:
             assert {"e164", "raw", "start", "end", "obfuscated", "confidence"} <= set(phone)
@@ -61,7 +64,13 @@ def test_output_shape_and_offsets(app: typer.Typer, isolated_env: Path) -> None:
         assert record["chars"] == len(text)
         for phone in record["phones"]:
             assert text[phone["start"] : phone["end"]] == phone["raw"]
+        for flag in record["flags"]:
+            for evidence in flag["evidence"]:
+                assert text[evidence["start"] : evidence["end"]] == evidence["text"]
     assert out[0]["phones"][0]["obfuscated"] is False
+    # only the number spelt out in words raises a (content) flag
+    assert [[f["id"] for f in r["flags"]] for r in out] == [[], [], [], ["obfuscated_phone"]]
+    assert [r["risk_score"] for r in out] == [0.0, 0.0, 0.0, 0.25]  # weights.toml's
     assert "read 4, written 4, rejected 0" in result.stderr
 
 
