@@ -9,13 +9,16 @@ after the restart are those of the whole stream, each ad counted once.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from typer.testing import CliRunner
 
 from connectors.producer import AdProducer
+from pipeline.cli.main import _register, app
 from pipeline.settings import Settings
 from pipeline.sinks.sqlite import SQLiteIndex
 from pipeline.supervisor import WorkerProcess
@@ -144,6 +147,7 @@ def flag_ids(ad: EnrichedAd | PhoneEntity | None) -> set[str]:
 def test_links_across_ads_and_a_restart(
     settings_factory: Callable[..., Settings],
     worker_factory: Callable[[Settings], WorkerProcess],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = settings_factory(pipeline={"sink_batch_size": 20, "sink_batch_seconds": 0.2})
     ads = stream()
@@ -205,3 +209,18 @@ def test_links_across_ads_and_a_restart(
         assert ad.linked_ads == [] and ad.cluster_id is not None  # its own, unshared cluster
         record = entity(settings, ad.phones[0].e164)
         assert record is not None and record.ad_count == 1 and record.flags == []
+
+    # analysts find the leads by flag and score, and read a phone's record
+    monkeypatch.setenv("ADWATCH_DATA_DIR", str(settings.data_dir))
+    _register()
+    found = CliRunner().invoke(
+        app, ["search", "--flag", "template_reuse", "--min-score", "0.2", "--json"]
+    )
+    assert found.exit_code == 0, found.output
+    keys = sorted(json.loads(line)["key"] for line in found.stdout.splitlines() if line.strip())
+    assert keys == [f"link:ring{i}" for i in (2, 3, 4)]
+    above = CliRunner().invoke(app, ["search", "--min-score", "0.99", "--json"])
+    assert above.exit_code == 0 and above.stdout.strip() == ""  # no ad here scores that high
+    record = CliRunner().invoke(app, ["entities", "--phone", "(702) 555-0111", "--json"])
+    assert record.exit_code == 0, record.output
+    assert json.loads(record.stdout)["ad_count"] == 4
