@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
@@ -11,10 +10,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.common import console, fail, say, settings_or_exit
-from pipeline.cli.search_cmd import _phone as normalized_phone
+from pipeline.cli.common import console, say, settings_or_exit
+from pipeline.cli.index_access import normalized_phone, open_index
 from pipeline.settings import Settings
-from pipeline.sinks.sqlite import SchemaVersionError, SQLiteIndex
 from schemas import PhoneEntity
 
 _SHOWN_VALUES = 5  # cities, names or ages listed in one table cell
@@ -83,21 +81,9 @@ def read_entities(
     limit: int,
 ) -> tuple[list[PhoneEntity], int]:
     """The matching entities and the number in the index; exits with a message on failure."""
-    if settings.index.backend == "elasticsearch":
-        fail(
-            "the Elasticsearch backend is not available yet for `adwatch entities`; "
-            "set ADWATCH_INDEX__BACKEND=sqlite",
-            code=1,
-        )
-    path = settings.index_path
-    try:
-        with SQLiteIndex.open(path, create=False) as index:
-            found = index.entities(phones=phones, flags=flags, min_ads=min_ads, limit=limit)
-            return found, index.entity_count()
-    except FileNotFoundError:
-        fail(f"no index at {path} yet; run `adwatch up` or `adwatch ingest` first", code=1)
-    except (SchemaVersionError, sqlite3.DatabaseError) as exc:
-        fail(f"cannot read index at {path}: {exc}", code=1)
+    with open_index(settings, "entities") as index:
+        found = index.entities(phones=phones, flags=flags, min_ads=min_ads, limit=limit)
+        return found, index.entity_count()
 
 
 def _print(found: list[PhoneEntity], *, total: int, limit: int, phones: list[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -13,10 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli.common import console, fail, settings_or_exit
-from pipeline.phones import PhoneNumberError, normalize_phone
+from pipeline.cli.index_access import normalized_phone, open_index
 from pipeline.query_sql import split_terms
 from pipeline.settings import Settings
-from pipeline.sinks.sqlite import SchemaVersionError, SQLiteIndex
 from schemas import EnrichedAd, SearchQuery
 from schemas.types import as_utc
 
@@ -81,7 +79,7 @@ def search(
     try:
         query = SearchQuery(
             text=phrase,
-            phones=[_phone(p, settings) for p in phone or []],
+            phones=[normalized_phone(p, settings) for p in phone or []],
             since=parse_when(since, "--since", now) if since else None,
             until=parse_when(until, "--until", now) if until else None,
             sources=source or [],
@@ -101,20 +99,8 @@ def search(
 
 def run_query(query: SearchQuery, settings: Settings) -> list[EnrichedAd]:
     """Run ``query`` against the configured index, exiting with a clear message on failure."""
-    if settings.index.backend == "elasticsearch":
-        fail(
-            "the Elasticsearch backend is not available yet for `adwatch search`; "
-            "set ADWATCH_INDEX__BACKEND=sqlite",
-            code=1,
-        )
-    path = settings.index_path
-    try:
-        with SQLiteIndex.open(path, create=False) as index:
-            return index.search(query)
-    except FileNotFoundError:
-        fail(f"no index at {path} yet; run `adwatch up` or `adwatch ingest` first", code=1)
-    except (SchemaVersionError, sqlite3.DatabaseError) as exc:
-        fail(f"cannot read index at {path}: {exc}", code=1)
+    with open_index(settings, "search") as index:
+        return index.search(query)
 
 
 def parse_when(value: str, option: str, now: datetime) -> datetime:
@@ -134,13 +120,6 @@ def parse_when(value: str, option: str, now: datetime) -> datetime:
             "(try 2024-05-01, 2024-05-01T18:00, 30m, 24h, 7d)"
         )
     return as_utc(moment)
-
-
-def _phone(raw: str, settings: Settings) -> str:
-    try:
-        return normalize_phone(raw, settings.pipeline.default_region)
-    except PhoneNumberError as exc:
-        fail(f"--phone: {exc}")
 
 
 def _print_table(ads: list[EnrichedAd], query: SearchQuery) -> None:
