@@ -1,6 +1,6 @@
 """The faust app: wires pure stage functions to topics. No enrichment logic lives here.
 
-    connectors ──> ads.raw ──[validate+enrich]──> ads.enriched ──[link: join ⇄ link]──> ads.scored
+    connectors ──> ads.raw ──[validate+enrich]──> ads.enriched ──[route ─> link ⟲]──> ads.scored
                       │              │                              │    │                   │
                       │              │            entities.phones <─┘    │                [index]
                       │              │                   │               │                   │

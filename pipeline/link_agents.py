@@ -1,14 +1,14 @@
-"""Faust wiring of the linking stage: two agents and three tables around `pipeline.linking.stage`.
+"""Faust wiring of the linking stage: two agents and two tables around `pipeline.linking.stage`.
 
-    ads.enriched ─┐                                    ┌─> ads.links ──> [adwatch.link] ─┐
-                  ├─> [adwatch.join] (table: pending) ─┤      tables: phones, buckets    │
-    ads.linked ───┘        by ad key                   └─> ads.scored      by link key   │
-         ^                                                                                │
-         └──────────────────── LinkResult (by ad key) ───────────────────────────────────┤
-                                        entities.phones <── PhoneEntity (by E.164) ───────┘
+    ads.enriched ──[adwatch.route]──> ads.links (key: keys[0]) ──[adwatch.link]──┐
+         │          start_trip          ^    tables by link key: phones, buckets  │
+         │ (no phone, short text)       └──── the next key (advance) <────────────┤
+         v                                                                        │
+    ads.scored <──────────────────────── scored_ad, after the last key ──────────┤
+                                         entities.phones <── PhoneEntity ─────────┘
 
-Each table is written only while handling a record keyed like the table, so it is
-co-partitioned with the topic that feeds it, and faust recovers it from its changelog on
+Each table is written only while handling a record keyed like the table (the link key), so
+it is co-partitioned with ``ads.links``, and faust recovers it from its changelog on
 restart. All logic is in `pipeline.linking.stage`; here records are decoded, routed and
 dead-lettered (stage ``link``) when they are not what the topic carries.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -28,14 +27,15 @@ from pipeline.errors import InvalidRecord
 from pipeline.indicators.scoring import Weights
 from pipeline.linking.stage import (
     PHONE_PREFIX,
-    LinkRequest,
-    LinkResult,
-    Pending,
-    link_band,
-    link_phone,
-    link_requests,
-    missing_requests,
+    LinkMessage,
+    LinkTrip,
+    TemplateNote,
+    advance,
+    at_band,
+    at_phone,
+    noted,
     scored_ad,
+    start_trip,
     template_notes,
 )
 from pipeline.linking.templates import Bucket
@@ -45,7 +45,6 @@ from schemas import EnrichedAd, PhoneEntity
 log = logging.getLogger("adwatch.link")
 
 STAGE_LINK = "link"
-RESEND_AFTER = timedelta(seconds=30)
 DeadLetter = Callable[[Any, str, BaseException], Awaitable[None]]
 
 
@@ -61,13 +60,10 @@ def add_link_agents(
     dead_letter: DeadLetter,
     weights: Weights,
 ) -> None:
-    """Add the join and link agents, and their tables, to ``app``."""
+    """Add the route and link agents, and their tables, to ``app``."""
     cfg = settings.linking
-    partitions = settings.kafka.partitions
-    join_in = topic(topics.ENRICHED, topics.LINKED)
-    links, linked = topic(topics.LINKS), topic(topics.LINKED)
+    enriched, links = topic(topics.ENRICHED), topic(topics.LINKS)
     scored, entities = topic(topics.SCORED), topic(topics.ENTITIES)
-    enriched_name = settings.topic(topics.ENRICHED)
 
     def table(name: str) -> Any:
         return app.Table(
@@ -75,102 +71,77 @@ def add_link_agents(
             default=None,
             key_type=bytes,  # bytes keys and values: faust stores them raw
             value_type=bytes,
-            partitions=partitions,
+            partitions=settings.kafka.partitions,
         )
 
-    pending, phones, buckets = table("pending"), table("phones"), table("buckets")
+    phones, buckets = table("phones"), table("buckets")
+
+    async def send_on(trip: LinkTrip) -> None:
+        """Send ``trip`` to the key it is at, or score the ad when it has passed them all."""
+        if not trip.done:
+            await links.send(key=trip.key.encode(), value=trip.model_dump_json().encode())
+            return
+        ad = scored_ad(trip.ad, trip.results, weights, cfg)
+        await emit(ad)
 
     async def emit(ad: EnrichedAd) -> None:
         await scored.send(key=ad.key.encode(), value=ad.model_dump_json().encode())
         for note in template_notes(ad):  # its phones' entity records get template_reuse
             await links.send(key=note.link_key.encode(), value=note.model_dump_json().encode())
 
-    @app.agent(join_in, name="adwatch.join")
-    async def join_agent(stream: Any) -> None:
+    async def store(entity: PhoneEntity) -> None:
+        value = entity.model_dump_json().encode()
+        phones[(PHONE_PREFIX + entity.phone).encode()] = value
+        await entities.send(key=entity.phone.encode(), value=value)
+
+    @app.agent(enriched, name="adwatch.route")
+    async def route_agent(stream: Any) -> None:
         async for event in stream.events():
             try:
-                if event.message.topic == enriched_name:
-                    await _start(event)
+                ad = EnrichedAd.model_validate_json(event.message.value or b"")
+                trip = start_trip(ad, cfg)
+                if trip is None:  # no phone, too short for a template: nothing to link
+                    await emit(scored_ad(ad, [], weights, cfg))
                 else:
-                    await _finish(event)
-            except (InvalidRecord, ValidationError) as exc:
-                err = _invalid(exc) if isinstance(exc, ValidationError) else exc
-                await dead_letter(event, STAGE_LINK, err)
+                    await send_on(trip)
+            except ValidationError as exc:
+                await dead_letter(event, STAGE_LINK, _invalid(exc))
             except Exception as exc:  # a bug on one record: keep it, keep going
-                log.exception("linking failed for %r", event.message.key)
+                log.exception("routing failed for %r", event.message.key)
                 await dead_letter(event, STAGE_LINK, exc)
-
-    async def _start(event: Any) -> None:
-        ad = EnrichedAd.model_validate_json(event.message.value or b"")
-        requests = link_requests(ad, cfg)
-        if not requests:  # no phone, too short for a template: nothing to link
-            await emit(scored_ad(ad, [], weights, cfg))
-            return
-        waiting = Pending(ad=ad, expected=[r.link_key for r in requests])
-        pending[ad.key.encode()] = waiting.model_dump_json().encode()
-        for request in requests:
-            await links.send(
-                key=request.link_key.encode(), value=request.model_dump_json().encode()
-            )
-
-    async def _finish(event: Any) -> None:
-        result = LinkResult.model_validate_json(event.message.value or b"")
-        key = result.ad_key.encode()
-        stored = pending.get(key)
-        if stored is None:
-            return  # the ad was scored already: this is a redelivered result
-        waiting = Pending.model_validate_json(stored).with_result(result)
-        if not waiting.complete:
-            pending[key] = waiting.model_dump_json().encode()
-            return
-        await emit(scored_ad(waiting.ad, waiting.results.values(), weights, cfg))
-        del pending[key]
 
     @app.agent(links, name="adwatch.link")
     async def link_agent(stream: Any) -> None:
         async for event in stream.events():
             try:
-                request = LinkRequest.model_validate_json(event.message.value or b"")
-                key = request.link_key.encode()
-                if request.link_key.startswith(PHONE_PREFIX):
-                    stored = phones.get(key)
+                message = LinkMessage.validate_json(event.message.value or b"")
+                key = message.link_key if isinstance(message, TemplateNote) else message.key
+                if (event.message.key or b"") != key.encode():
+                    raise InvalidRecord(f"record keyed {event.message.key!r} is for {key!r}")
+                if isinstance(message, TemplateNote):
+                    stored = phones.get(key.encode())
                     before = PhoneEntity.model_validate_json(stored) if stored else None
-                    entity, answer = link_phone(before, request, cfg)
-                    phones[key] = entity.model_dump_json().encode()
-                    await entities.send(key=entity.phone.encode(), value=phones[key])
-                    if answer is None:
-                        continue  # a template note: nobody waits for it
-                    result = answer
+                    after = noted(before, message, cfg)
+                    if after is not None:
+                        await store(after)
+                    continue
+                if key.startswith(PHONE_PREFIX):
+                    stored = phones.get(key.encode())
+                    before = PhoneEntity.model_validate_json(stored) if stored else None
+                    entity, result = at_phone(before, message, cfg)
+                    await store(entity)
                 else:
-                    stored = buckets.get(key)
+                    stored = buckets.get(key.encode())
                     bucket = Bucket.model_validate_json(stored) if stored else None
-                    after, result = link_band(bucket, request, cfg)
-                    buckets[key] = after.model_dump_json().encode()
-                await linked.send(
-                    key=result.ad_key.encode(), value=result.model_dump_json().encode()
-                )
+                    after_bucket, result = at_band(bucket, message, cfg)
+                    buckets[key.encode()] = after_bucket.model_dump_json().encode()
+                await send_on(advance(message, result))
             except ValidationError as exc:
                 await dead_letter(event, STAGE_LINK, _invalid(exc))
+            except InvalidRecord as exc:
+                await dead_letter(event, STAGE_LINK, exc)
             except Exception as exc:  # a bug on one record: keep it, keep going
                 log.exception("linking failed for %r", event.message.key)
                 await dead_letter(event, STAGE_LINK, exc)
 
-    @app.timer(RESEND_AFTER.total_seconds())  # type: ignore[untyped-decorator]
-    async def resend_missing() -> None:
-        # A join must not wait forever: results lost to a crash (a table recovered without
-        # its last changelog records, say) are asked for again. Answers are idempotent.
-        now = datetime.now(UTC)
-        for key, stored in list(pending.items()):
-            waiting = Pending.model_validate_json(stored)
-            if now - waiting.since < RESEND_AFTER:
-                continue
-            missing = missing_requests(waiting, cfg)
-            log.warning(
-                "ad %s: %d link results missing after %s; asking again",
-                key.decode(errors="replace"), len(missing), now - waiting.since,
-            )  # fmt: skip
-            for request in missing:
-                value = request.model_dump_json().encode()
-                await links.send(key=request.link_key.encode(), value=value)
-
-    _ = (join_agent, link_agent, resend_missing)
+    _ = (route_agent, link_agent)

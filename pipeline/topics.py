@@ -9,10 +9,9 @@ from __future__ import annotations
 RAW = "ads.raw"
 ENRICHED = "ads.enriched"
 LINKS = "ads.links"  # keyed by link key: "phone:+1…" or an LSH band bucket
-LINKED = "ads.linked"  # keyed by ad key: one result per link key of the ad
 SCORED = "ads.scored"
 ENTITIES = "entities.phones"  # keyed by E.164: the phone's entity record, each update
 DEADLETTER = "ads.deadletter"
 
-ALL = (RAW, ENRICHED, LINKS, LINKED, SCORED, ENTITIES, DEADLETTER)
-CONSUMED = (RAW, ENRICHED, LINKS, LINKED, SCORED, ENTITIES)  # read by the worker's agents
+ALL = (RAW, ENRICHED, LINKS, SCORED, ENTITIES, DEADLETTER)
+CONSUMED = (RAW, ENRICHED, LINKS, SCORED, ENTITIES)  # read by the worker's agents

@@ -1,18 +1,18 @@
-"""The linking stage as pure functions: fan an ad out to its link keys, join it back.
+"""The linking stage as pure functions: an ad travels its link keys, then is scored.
 
-    ads.enriched ──link_requests──> LinkRequest per link key ──> ads.links (key: link key)
-        │                              "phone:+17025550123"        │
-        │ Pending (table by ad key)    "t3:9f…" (LSH band)         ├─ link_phone: PhoneEntity
-        │                                                          │  (table by link key)
-        │                                                          └─ link_band: Bucket
-        │                                                             (table by link key)
-        └── LinkResult per link key <── ads.linked (key: ad key) <─────┘
-                │ all in: scored_ad(ad, results) ──> ads.scored (key: ad key)
+    ads.enriched ──start_trip──> LinkTrip ──> ads.links (key: keys[0]) ──┐
+                                   keys: "phone:+17025550123", …,       │  at each key:
+                                         "t3:9f…" (LSH bands)           │  at_phone (PhoneEntity)
+                                                                        │  or at_band (Bucket),
+           ads.scored <── scored_ad ── last key ── advance ── keys[1] <─┘  state by link key
 
-Every record is keyed by what its state is keyed by, so each table is updated only from
-records of its own partition (co-partitioned, as faust needs). Both halves are idempotent:
-`observe` and `bucket_add` replace what an ad key brought before, and a join keeps one
-result per link key, so the at-least-once stream never counts an ad twice.
+One record carries the ad from key to key (a hop per key, each on the partition of its
+key, where that key's state lives), gathering what each key says; after the last key the
+ad is scored. No ad waits in a table for answers, so a crash can only make a hop happen
+again, never lose the ad: every hop is idempotent (`observe` and `bucket_add` replace what
+an ad key brought before), a repeated hop repeats the rest of the trip, and the index
+overwrites by ad key. The phones of an ad scored with template_reuse get a
+`TemplateNote` (their entity records then carry the flag too).
 
 Flags are those known when the ad is scored: the first ads of a burst are scored before
 the fifth arrives, so they do not carry posting_burst; the phone's entity record (in the
@@ -22,10 +22,10 @@ index) always shows the current picture, and lists every ad of the episode.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Final, Literal
+from datetime import datetime
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from pipeline.indicators.scoring import ENTITY_IDS, Weights, score
 from pipeline.linking.config import LinkConfig
@@ -48,25 +48,9 @@ from pipeline.linking.templates import (
     template_member,
 )
 from schemas import EnrichedAd, Flag, Observation, PhoneEntity
-from schemas.types import UtcDatetime
 
 PHONE_PREFIX: Final = "phone:"
 MAX_LINKED: Final = 100  # linked ads and phones kept on one ad
-
-
-class LinkRequest(BaseModel):
-    """What one ad brings to one link key (a phone, or an LSH band bucket)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    schema_version: Literal[1] = 1
-    ad_key: str = Field(min_length=1)
-    link_key: str = Field(min_length=1)
-    observation: Observation | None = Field(default=None, description="for a phone key")
-    member: TemplateMember | None = Field(default=None, description="for a band key")
-    template_cluster: str | None = Field(
-        default=None, description="for a phone key: the ad was scored with template_reuse"
-    )
 
 
 class LinkResult(BaseModel):
@@ -74,39 +58,52 @@ class LinkResult(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = 1
-    ad_key: str = Field(min_length=1)
     link_key: str = Field(min_length=1)
     flags: list[Flag] = Field(default_factory=list, description="entity flags of this ad")
     linked_ads: list[str] = Field(default_factory=list, description="other ads of the phone")
     match: TemplateMatch | None = None
 
 
-class Pending(BaseModel):
-    """An ad waiting for the results of its link keys (join table value, by ad key)."""
+class LinkTrip(BaseModel):
+    """An ad on its way through its link keys; the record is at ``keys[hop]``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    schema_version: Literal[1] = 1
+    kind: Literal["trip"] = "trip"
     ad: EnrichedAd
-    expected: list[str]
-    results: dict[str, LinkResult] = Field(default_factory=dict)
-    since: UtcDatetime = Field(
-        default_factory=lambda: datetime.now(UTC), description="when the requests were sent"
-    )
+    keys: list[str] = Field(min_length=1, description="phones first, then LSH bands")
+    hop: int = Field(default=0, ge=0)
+    observation: Observation | None = Field(default=None, description="for the phone keys")
+    member: TemplateMember | None = Field(default=None, description="for the band keys")
+    results: list[LinkResult] = Field(default_factory=list, description="one per key passed")
 
     @property
-    def complete(self) -> bool:
-        """Every expected link key has answered."""
-        return all(k in self.results for k in self.expected)
+    def key(self) -> str:
+        """The link key this record is at."""
+        return self.keys[self.hop]
 
-    def with_result(self, result: LinkResult) -> Pending:
-        """The pending ad with ``result`` in (a repeated result replaces the first)."""
-        return self.model_copy(update={"results": {**self.results, result.link_key: result}})
+    @property
+    def done(self) -> bool:
+        """Every key has been passed: the ad can be scored."""
+        return self.hop >= len(self.keys)
 
 
-def missing_requests(pending: Pending, cfg: LinkConfig) -> list[LinkRequest]:
-    """The requests of ``pending`` whose results have not come back (to send again)."""
-    return [r for r in link_requests(pending.ad, cfg) if r.link_key not in pending.results]
+class TemplateNote(BaseModel):
+    """Tells a phone that one of its ads was scored with template_reuse (no answer)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    kind: Literal["note"] = "note"
+    ad_key: str = Field(min_length=1)
+    link_key: str = Field(min_length=1, description="phone:<E.164>")
+    cluster_id: str = Field(min_length=1)
+
+
+LinkMessage = TypeAdapter(
+    Annotated[LinkTrip | TemplateNote, Field(discriminator="kind")]
+)  # what ads.links carries
 
 
 def phone_key(e164: str) -> str:
@@ -114,68 +111,63 @@ def phone_key(e164: str) -> str:
     return PHONE_PREFIX + e164
 
 
-def link_requests(ad: EnrichedAd, cfg: LinkConfig) -> list[LinkRequest]:
-    """One request per distinct phone of ``ad`` and per band of its template signature."""
-    requests = []
+def start_trip(ad: EnrichedAd, cfg: LinkConfig) -> LinkTrip | None:
+    """The trip of ``ad`` through its phones and template bands; None when it has none."""
     phones = ad_phones(ad)
-    if phones:
-        obs = observation_of(ad, cfg)
-        requests += [
-            LinkRequest(ad_key=ad.key, link_key=phone_key(p), observation=obs) for p in phones
-        ]
     member = template_member(ad, cfg)
+    keys = [phone_key(p) for p in phones]
     if member is not None:
-        requests += [
-            LinkRequest(ad_key=ad.key, link_key=key, member=member)
-            for key in band_keys(member.signature, cfg)
-        ]
-    return requests
+        keys += band_keys(member.signature, cfg)
+    if not keys:
+        return None
+    obs = observation_of(ad, cfg) if phones else None
+    return LinkTrip(ad=ad, keys=keys, observation=obs, member=member)
 
 
-def template_notes(ad: EnrichedAd) -> list[LinkRequest]:
-    """For a scored ad with template_reuse: tell each of its phones (no answer expected)."""
+def at_phone(
+    entity: PhoneEntity | None, trip: LinkTrip, cfg: LinkConfig, now: datetime | None = None
+) -> tuple[PhoneEntity, LinkResult]:
+    """Observe the trip's ad on the phone it is at: the new entity and what it says."""
+    if not trip.key.startswith(PHONE_PREFIX) or trip.observation is None:
+        raise ValueError(f"{trip.key}: not a phone key of an ad with an observation")
+    after = observe(entity, trip.key.removeprefix(PHONE_PREFIX), trip.observation, cfg, now)
+    others = [k for k in after.ads if k != trip.ad.key][-MAX_LINKED:]
+    flags = ad_entity_flags(after, trip.ad.key)
+    return after, LinkResult(link_key=trip.key, flags=flags, linked_ads=others)
+
+
+def at_band(bucket: Bucket | None, trip: LinkTrip, cfg: LinkConfig) -> tuple[Bucket, LinkResult]:
+    """Match the trip's ad against the bucket it is at, then add it to the bucket."""
+    if trip.member is None or trip.key.startswith(PHONE_PREFIX):
+        raise ValueError(f"{trip.key}: not a band key of an ad with a template signature")
+    match = match_template(trip.member, bucket.members if bucket else [], cfg)
+    return bucket_add(bucket, match.member, cfg), LinkResult(link_key=trip.key, match=match)
+
+
+def advance(trip: LinkTrip, result: LinkResult) -> LinkTrip:
+    """The trip after the key it is at answered ``result``: at the next key, or done."""
+    if result.link_key != trip.key:
+        raise ValueError(f"result of {result.link_key} given at {trip.key}")
+    return trip.model_copy(update={"hop": trip.hop + 1, "results": [*trip.results, result]})
+
+
+def template_notes(ad: EnrichedAd) -> list[TemplateNote]:
+    """For a scored ad with template_reuse: one note to each of its phones."""
     if ad.cluster_id is None or not any(f.id == "template_reuse" for f in ad.flags):
         return []
     return [
-        LinkRequest(ad_key=ad.key, link_key=phone_key(p), template_cluster=ad.cluster_id)
+        TemplateNote(ad_key=ad.key, link_key=phone_key(p), cluster_id=ad.cluster_id)
         for p in ad_phones(ad)
     ]
 
 
-def link_phone(
-    entity: PhoneEntity | None, request: LinkRequest, cfg: LinkConfig, now: datetime | None = None
-) -> tuple[PhoneEntity, LinkResult | None]:
-    """Observe the request's ad on its phone: the new entity and the ad's result.
-
-    A template note (`template_notes`) only marks the entity; it has no result.
-    """
-    if not request.link_key.startswith(PHONE_PREFIX):
-        raise ValueError(f"{request.link_key}: not a phone request")
-    phone = request.link_key.removeprefix(PHONE_PREFIX)
-    if request.template_cluster is not None:
-        if entity is None:  # the note raced ahead of the observation: observed later
-            raise ValueError(f"{request.link_key}: template note for a phone never observed")
-        return note_template(entity, request.template_cluster, cfg, now), None
-    if request.observation is None:
-        raise ValueError(f"{request.link_key}: a phone request without an observation")
-    after = observe(entity, phone, request.observation, cfg, now)
-    others = [k for k in after.ads if k != request.ad_key][-MAX_LINKED:]
-    flags = ad_entity_flags(after, request.ad_key)
-    result = LinkResult(
-        ad_key=request.ad_key, link_key=request.link_key, flags=flags, linked_ads=others
-    )
-    return after, result
-
-
-def link_band(
-    bucket: Bucket | None, request: LinkRequest, cfg: LinkConfig
-) -> tuple[Bucket, LinkResult]:
-    """Match the request's ad against one bucket's members, then add it to the bucket."""
-    if request.member is None:
-        raise ValueError(f"{request.link_key}: not a template request")
-    match = match_template(request.member, bucket.members if bucket else [], cfg)
-    after = bucket_add(bucket, match.member, cfg)
-    return after, LinkResult(ad_key=request.ad_key, link_key=request.link_key, match=match)
+def noted(
+    entity: PhoneEntity | None, note: TemplateNote, cfg: LinkConfig, now: datetime | None = None
+) -> PhoneEntity | None:
+    """The phone's entity marked with the note's cluster (None: a phone never observed)."""
+    if entity is None:
+        return None
+    return note_template(entity, note.cluster_id, cfg, now)
 
 
 def scored_ad(

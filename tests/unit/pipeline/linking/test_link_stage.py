@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from linking_helpers import CFG, NOW, ad, ring_ads
 
 from pipeline.indicators.scoring import default_weights
 from pipeline.linking.stage import (
     PHONE_PREFIX,
-    LinkRequest,
-    LinkResult,
-    Pending,
-    link_band,
-    link_phone,
-    link_requests,
+    LinkMessage,
+    LinkTrip,
+    TemplateNote,
+    advance,
+    at_band,
+    at_phone,
+    noted,
     scored_ad,
+    start_trip,
     template_notes,
 )
 from pipeline.linking.templates import Bucket
@@ -21,48 +24,71 @@ from schemas import EnrichedAd, Flag, PhoneEntity
 
 
 class Tables:
-    """The state of the stage's link agent, as plain dicts (what faust tables hold)."""
+    """The state of the link agent, as plain dicts (what faust tables hold)."""
 
     def __init__(self) -> None:
         self.phones: dict[str, PhoneEntity] = {}
         self.buckets: dict[str, Bucket] = {}
+        self.hops = 0
 
-    def answer(self, request: LinkRequest) -> LinkResult:
-        key = request.link_key
+    def hop(self, trip: LinkTrip) -> LinkTrip:
+        key = trip.key
+        self.hops += 1
         if key.startswith(PHONE_PREFIX):
-            self.phones[key], answer = link_phone(self.phones.get(key), request, CFG, NOW)
-            assert answer is not None
-            result = answer
+            self.phones[key], result = at_phone(self.phones.get(key), trip, CFG, NOW)
         else:
-            self.buckets[key], result = link_band(self.buckets.get(key), request, CFG)
+            self.buckets[key], result = at_band(self.buckets.get(key), trip, CFG)
+        after = advance(trip, result)
         # what crosses a topic is JSON: round trip as the stream does
-        return LinkResult.model_validate_json(result.model_dump_json())
+        message = LinkMessage.validate_json(after.model_dump_json())
+        assert isinstance(message, LinkTrip)
+        return message
 
     def run(self, enriched: EnrichedAd) -> EnrichedAd:
-        requests = link_requests(enriched, CFG)
-        pending = Pending(ad=enriched, expected=[r.link_key for r in requests])
-        for request in requests:
-            pending = pending.with_result(self.answer(request))
-        assert pending.complete
-        scored = scored_ad(enriched, pending.results.values(), default_weights(), CFG)
+        trip = start_trip(enriched, CFG)
+        results = []
+        if trip is not None:
+            while not trip.done:
+                trip = self.hop(trip)
+            results = trip.results
+        scored = scored_ad(enriched, results, default_weights(), CFG)
         for note in template_notes(scored):
-            key = note.link_key
-            self.phones[key], answer = link_phone(self.phones[key], note, CFG, NOW)
-            assert answer is None
+            marked = noted(self.phones.get(note.link_key), note, CFG, NOW)
+            assert marked is not None
+            self.phones[note.link_key] = marked
         return scored
 
 
-def test_requests_one_per_phone_and_band() -> None:
+def test_trip_goes_through_each_phone_then_each_band() -> None:
     a = ring_ads(1)[0]
-    requests = link_requests(a, CFG)
-    phones = [r for r in requests if r.link_key.startswith(PHONE_PREFIX)]
-    assert [r.link_key for r in phones] == ["phone:+17025550101"]
-    assert len(requests) - len(phones) == CFG.bands
-    assert all(r.member is not None for r in requests if r not in phones)
+    trip = start_trip(a, CFG)
+    assert trip is not None and trip.hop == 0
+    assert trip.keys[0] == "phone:+17025550101"
+    assert len(trip.keys) == 1 + CFG.bands
+    assert trip.observation is not None and trip.member is not None
+    tables = Tables()
+    tables.run(a)
+    assert tables.hops == len(trip.keys)
+
+
+def test_a_result_must_come_from_the_key_the_trip_is_at() -> None:
+    a = ring_ads(1)[0]
+    trip = start_trip(a, CFG)
+    assert trip is not None
+    _, result = at_phone(None, trip, CFG, NOW)
+    moved = advance(trip, result)
+    with pytest.raises(ValueError, match="given at"):
+        advance(moved, result)
+
+
+def test_a_note_for_a_phone_never_seen_changes_nothing() -> None:
+    note = TemplateNote(ad_key="k", link_key="phone:+17025550101", cluster_id="c")
+    assert noted(None, note, CFG, NOW) is None
+    assert isinstance(LinkMessage.validate_json(note.model_dump_json()), TemplateNote)
 
 
 def test_short_ad_without_phone_needs_no_link() -> None:
-    assert link_requests(ad("s1", "Call me later"), CFG) == []
+    assert start_trip(ad("s1", "Call me later"), CFG) is None
 
 
 def test_reused_template_links_the_ring() -> None:
@@ -98,6 +124,7 @@ def test_one_phone_in_four_cities_in_a_day() -> None:
 
 
 def test_replayed_ads_change_nothing() -> None:
+    """A crash repeats hops (at-least-once): replaying every trip counts nothing twice."""
     tables = Tables()
     ring = ring_ads(5)
     first = [tables.run(a) for a in ring]
