@@ -37,7 +37,7 @@ from pipeline.errors import InvalidRecord, RetriableError
 from pipeline.indicators.assess import indicator_setup
 from pipeline.link_agents import add_link_agents
 from pipeline.settings import Settings
-from pipeline.sinks import Sink
+from pipeline.sinks import Rejected, Sink
 from schemas import EnrichedAd, PhoneEntity
 
 log = logging.getLogger("adwatch.app")
@@ -162,15 +162,19 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
         sink = await open_sink()
         async for events in stream.take_events(size, within=within):
             batch: list[EnrichedAd] = []
+            valid_events: list[Any] = []
             for event in events:
                 try:
                     batch.append(EnrichedAd.model_validate_json(event.message.value or b""))
+                    valid_events.append(event)
                 except ValidationError as exc:
                     details = exc.errors(include_url=False, include_input=False)
                     await dead_letter(
                         event, STAGE_INDEX, InvalidRecord(str(exc), [dict(d) for d in details])
                     )
-            await _write_with_retry(sink.write, sink.name, batch, run_in_sink_thread)
+            by_key = {ad.key: event for ad, event in zip(batch, valid_events, strict=True)}
+            rejected = await _write_with_retry(sink.write, sink.name, batch, run_in_sink_thread)
+            await dead_letter_rejected(rejected, by_key)
             # take_events acks the batch when this iteration ends: only after the write.
 
     @app.agent(entity_records, name="adwatch.index-entities")
@@ -178,6 +182,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
         sink = await open_sink()
         async for events in stream.take_events(size, within=within):
             batch: dict[str, PhoneEntity] = {}  # the newest record of each phone
+            newest: dict[str, Any] = {}
             for event in events:
                 try:
                     entity = PhoneEntity.model_validate_json(event.message.value or b"")
@@ -187,10 +192,19 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                         event, STAGE_INDEX, InvalidRecord(str(exc), [dict(d) for d in details])
                     )
                     continue
-                batch[entity.phone] = entity
-            await _write_with_retry(
+                batch[entity.phone], newest[entity.phone] = entity, event
+            rejected = await _write_with_retry(
                 sink.write_entities, sink.name, list(batch.values()), run_in_sink_thread
             )
+            await dead_letter_rejected(rejected, newest)
+
+    async def dead_letter_rejected(rejected: list[Rejected], events: dict[str, Any]) -> None:
+        for r in rejected:
+            event = events.get(r.key)
+            if event is None:  # a sink naming a record it was not given: a bug, say so
+                log.error("sink rejected %s, which was not in the batch: %s", r.key, r.reason)
+                continue
+            await dead_letter(event, STAGE_INDEX, InvalidRecord(r.reason, r.details))
 
     @app.on_before_shutdown.connect
     async def close_sink(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -204,20 +218,24 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
 
 
 async def _write_with_retry(
-    write: Callable[[Any], None], name: str, batch: Sequence[Any], run: Callable[..., Any]
-) -> None:
+    write: Callable[[Any], list[Rejected]],
+    name: str,
+    batch: Sequence[Any],
+    run: Callable[..., Any],
+) -> list[Rejected]:
     """Write ``batch``, backing off while the sink is unavailable (back-pressure).
 
-    Anything but `RetriableError` means we do not know what was stored: exit the
-    process at once, before the batch is acked, so the records are redelivered.
+    Returns the records the sink refused for good. Anything but `RetriableError` means we
+    do not know what was stored: exit the process at once, before the batch is acked, so
+    the records are redelivered.
     """
     if not batch:
-        return
+        return []
     delay = 0.5
     while True:
         try:
-            await run(write, batch)
-            return
+            rejected: list[Rejected] = await run(write, batch)
+            return rejected
         except RetriableError as exc:
             log.warning("sink %s unavailable (%s); retrying in %.1fs", name, exc, delay)
             await asyncio.sleep(delay)

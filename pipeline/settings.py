@@ -11,7 +11,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -85,8 +93,45 @@ class IndexSettings(BaseModel):
 
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     sqlite_path: Path | None = Field(default=None, description="default: DATA_DIR/index.sqlite3")
-    elasticsearch_url: str | None = None
-    elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_url: str | None = Field(
+        default=None, description="https://host:9200[,https://host2:9200]"
+    )
+    elasticsearch_api_key: SecretStr | None = Field(
+        default=None, description="API key (base64 id:key), preferred over a password"
+    )
+    elasticsearch_username: str | None = None
+    elasticsearch_password: SecretStr | None = None
+    elasticsearch_ca_certs: Path | None = Field(
+        default=None, description="CA bundle of the cluster's TLS certificate"
+    )
+    elasticsearch_verify_certs: bool = Field(
+        default=True, description="off only for a local development cluster"
+    )
+    elasticsearch_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    elasticsearch_max_retries: int = Field(
+        default=5, ge=0, le=50, description="retries of one bulk request on 429/5xx"
+    )
+    kibana_url: str | None = Field(default=None, description="for `adwatch setup kibana`")
+    index_prefix: str = Field(
+        default="adwatch",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        max_length=100,
+        description="Elasticsearch names: PREFIX-ads, PREFIX-phones (aliases), PREFIX-* templates",
+    )
+    raw_retention_days: int = Field(
+        default=30, ge=1, description="ads that raised no flag are deleted after this"
+    )
+    lead_retention_days: int = Field(
+        default=365, ge=1, description="flagged ads (leads) and phone records are kept this long"
+    )
+
+    @model_validator(mode="after")
+    def _elasticsearch_needs_url(self) -> IndexSettings:
+        if self.backend == "elasticsearch" and not self.elasticsearch_url:
+            raise ValueError("backend 'elasticsearch' needs index.elasticsearch_url")
+        if self.lead_retention_days < self.raw_retention_days:
+            raise ValueError("lead_retention_days must be at least raw_retention_days")
+        return self
 
 
 class PipelineSettings(BaseModel):

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from schemas import EnrichedAd, PhoneEntity
+
+
+class Rejected(NamedTuple):
+    """A record the backend refused for good (a mapping conflict, say): dead-letter it."""
+
+    key: str  # the ad key, or the phone (E.164) of an entity record
+    reason: str
+    details: list[dict[str, Any]] = []
 
 
 @runtime_checkable
@@ -14,24 +22,24 @@ class Sink(Protocol):
 
     Re-writing an ad with the same key overwrites it. ``write`` raises
     `pipeline.errors.RetriableError` when the backend is temporarily unavailable (the caller
-    backs off and retries the whole batch, which is safe because writes are idempotent) and
-    `pipeline.errors.InvalidRecord` only for a record that no retry will ever store.
+    backs off and retries the whole batch, which is safe because writes are idempotent), and
+    returns the records no retry will ever store (`Rejected`), which the caller
+    dead-letters; everything else of the batch is stored when it returns.
     """
 
     name: str
 
-    def write(self, batch: Sequence[EnrichedAd]) -> None:
-        """Store (insert or overwrite) every ad of ``batch``, atomically where possible."""
+    def write(self, batch: Sequence[EnrichedAd]) -> list[Rejected]:
+        """Store (insert or overwrite) every ad of ``batch``; return the ones refused."""
         ...
 
-    def write_entities(self, batch: Sequence[PhoneEntity]) -> None:
-        """Store the entity record of every phone of ``batch``, atomically where possible.
+    def write_entities(self, batch: Sequence[PhoneEntity]) -> list[Rejected]:
+        """Store the entity record of every phone of ``batch``; return the ones refused.
 
         Idempotent by phone (E.164): a record replaces the stored one for its phone, except
         that a record whose ``updated_at`` is older than the stored one's does not overwrite
-        it, so replaying a topic after a restart never rolls an entity back. Raises like
-        `write`: `pipeline.errors.RetriableError` when the backend is temporarily
-        unavailable, `pipeline.errors.InvalidRecord` only for a record no retry will store.
+        it, so replaying a topic after a restart never rolls an entity back. Raises and
+        returns like `write`.
         """
         ...
 

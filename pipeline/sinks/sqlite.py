@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pipeline.errors import RetriableError
 from pipeline.query_sql import compile_sqlite, epoch
-from pipeline.sinks import sqlite_entities
+from pipeline.sinks import Rejected, sqlite_entities
 from schemas import EnrichedAd, PhoneEntity, SearchQuery
 
 # 1: ads, ad_phones, ad_flags, ads_fts; 2: phone_entities, entity_flags.
@@ -136,21 +136,22 @@ class SQLiteIndex:
             raise RuntimeError("SQLiteIndex is closed")
         return self._conn
 
-    def write(self, batch: Sequence[EnrichedAd]) -> None:
-        """Insert or overwrite every ad of ``batch`` in one transaction.
+    def write(self, batch: Sequence[EnrichedAd]) -> list[Rejected]:
+        """Insert or overwrite every ad of ``batch`` in one transaction; nothing is refused.
 
         A busy or locked database raises `RetriableError`; the batch is then rolled back
         entirely, and retrying it is safe because writes overwrite by key.
         """
         conn = self._connection
         if not batch:
-            return
+            return []
         now = time.time()
         with _busy_is_retriable(), _transaction(conn):
             for ad in batch:
                 self._upsert(conn, ad, now)
+        return []
 
-    def write_entities(self, batch: Sequence[PhoneEntity]) -> None:
+    def write_entities(self, batch: Sequence[PhoneEntity]) -> list[Rejected]:
         """Insert or overwrite the entity record of every phone of ``batch``, in one transaction.
 
         A record whose ``updated_at`` is older than the stored one's is skipped, so replays
@@ -158,10 +159,11 @@ class SQLiteIndex:
         """
         conn = self._connection
         if not batch:
-            return
+            return []
         now = time.time()
         with _busy_is_retriable(), _transaction(conn):
             sqlite_entities.upsert_entities(conn, batch, now)
+        return []
 
     @staticmethod
     def _upsert(conn: sqlite3.Connection, ad: EnrichedAd, now: float) -> None:
