@@ -50,9 +50,11 @@ SinkFactory = Callable[[Settings], Sink]
 
 
 def default_sink(settings: Settings) -> Sink:
-    """The index sink configured in settings."""
-    if settings.index.backend != "sqlite":
-        raise NotImplementedError(f"index backend {settings.index.backend!r} is not available yet")
+    """The index sink configured in settings: SQLite, or Elasticsearch (no network here)."""
+    if settings.index.backend == "elasticsearch":
+        from pipeline.sinks.elasticsearch import ElasticsearchSink
+
+        return ElasticsearchSink.from_settings(settings)
     from pipeline.sinks.sqlite import SQLiteIndex
 
     return SQLiteIndex.open(settings.index_path)
@@ -67,7 +69,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     app = faust.App(
         settings.kafka.consumer_group,
         broker=brokers,
-        store="memory://",
+        store=f"{settings.pipeline.state_store}://",  # rocksdb: rocksdict, under datadir
         topic_partitions=settings.kafka.partitions,
         topic_replication_factor=settings.kafka.replication_factor,
         consumer_auto_offset_reset="earliest",

@@ -140,6 +140,14 @@ class PipelineSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    state_store: Literal["memory", "rocksdb"] = Field(
+        default="memory",
+        description=(
+            "where the worker keeps its tables (phones, template buckets): memory, rebuilt "
+            "from the changelog topics at every start; rocksdb (rocksdict), on disk under "
+            "DATA_DIR/faust, for production: a restart reads only what changed since"
+        ),
+    )
     sink_batch_size: int = Field(default=500, ge=1, le=100_000)
     sink_batch_seconds: float = Field(default=0.5, gt=0, le=60)
 

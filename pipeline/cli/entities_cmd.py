@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli.common import console, say, settings_or_exit
-from pipeline.cli.index_access import normalized_phone, open_index
+from pipeline.cli.index_access import normalized_phone, open_elasticsearch, open_index
+from pipeline.es_search import count_entities_es, phones_alias, search_entities_es
 from pipeline.settings import Settings
 from schemas import PhoneEntity
 
@@ -81,6 +82,13 @@ def read_entities(
     limit: int,
 ) -> tuple[list[PhoneEntity], int]:
     """The matching entities and the number in the index; exits with a message on failure."""
+    if settings.index.backend == "elasticsearch":
+        prefix = settings.index.index_prefix
+        with open_elasticsearch(settings, phones_alias(prefix)) as client:
+            found = search_entities_es(
+                client, prefix, phones=phones, flags=flags, min_ads=min_ads, limit=limit
+            )
+            return found, count_entities_es(client, prefix)
     with open_index(settings, "entities") as index:
         found = index.entities(phones=phones, flags=flags, min_ads=min_ads, limit=limit)
         return found, index.entity_count()

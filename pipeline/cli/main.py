@@ -26,6 +26,7 @@ def _register() -> None:
         ingest_cmd,
         schemas_cmd,
         search_cmd,
+        setup_cmd,
         up_cmd,
     )
 
@@ -40,6 +41,7 @@ def _register() -> None:
         bench_cmd,
         config_cmd,
         schemas_cmd,
+        setup_cmd,
     ):
         module.register(app)
 

@@ -12,7 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli.common import console, fail, settings_or_exit
-from pipeline.cli.index_access import normalized_phone, open_index
+from pipeline.cli.index_access import normalized_phone, open_elasticsearch, open_index
+from pipeline.es_search import ads_alias, search_es
 from pipeline.query_sql import split_terms
 from pipeline.settings import Settings
 from schemas import EnrichedAd, SearchQuery
@@ -99,6 +100,10 @@ def search(
 
 def run_query(query: SearchQuery, settings: Settings) -> list[EnrichedAd]:
     """Run ``query`` against the configured index, exiting with a clear message on failure."""
+    if settings.index.backend == "elasticsearch":
+        prefix = settings.index.index_prefix
+        with open_elasticsearch(settings, ads_alias(prefix)) as client:
+            return search_es(client, prefix, query)
     with open_index(settings, "search") as index:
         return index.search(query)
 

@@ -3,7 +3,8 @@
 A generated stream holds one phone posting in four cities within a day, one phone posting
 a burst, one text reused with five phones, and unrelated ads. Half of each goes in, the
 worker is killed (SIGKILL) once that half is scored, the rest goes in to a new worker:
-the phone and template state must come back from the changelogs, so the counts and flags
+the phone and template state must come back (from the changelogs with the memory store,
+from disk and the changelogs with rocksdb), so the counts and flags
 after the restart are those of the whole stream, each ad counted once.
 """
 
@@ -144,12 +145,16 @@ def flag_ids(ad: EnrichedAd | PhoneEntity | None) -> set[str]:
     return {f.id for f in ad.flags} if ad is not None else set()
 
 
+@pytest.mark.parametrize("store", ["memory", "rocksdb"])
 def test_links_across_ads_and_a_restart(
+    store: str,
     settings_factory: Callable[..., Settings],
     worker_factory: Callable[[Settings], WorkerProcess],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_factory(pipeline={"sink_batch_size": 20, "sink_batch_seconds": 0.2})
+    settings = settings_factory(
+        pipeline={"sink_batch_size": 20, "sink_batch_seconds": 0.2, "state_store": store}
+    )
     ads = stream()
     half = 10
     worker = worker_factory(settings)

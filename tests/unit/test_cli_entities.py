@@ -225,13 +225,13 @@ def test_index_of_the_previous_version_is_read(app: typer.Typer, data_dir: Path)
     assert result.stdout == ""
 
 
-def test_elasticsearch_backend_not_available_yet(
+def test_elasticsearch_backend_needs_its_url(
     app: typer.Typer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ADWATCH_INDEX__BACKEND", "elasticsearch")
     result = run(app)
-    assert result.exit_code == 1
-    assert "Elasticsearch backend is not available yet" in flat(result.stderr)
+    assert result.exit_code == 2
+    assert "needs index.elasticsearch_url" in flat(result.stderr)
 
 
 @pytest.mark.parametrize("args", [["--min-ads", "0"], ["--limit", "0"]])

@@ -168,13 +168,13 @@ def test_since_after_until_is_readable(app: typer.Typer, indexed: list[EnrichedA
     assert "'since' must be before 'until'" in flat(result.stderr)
 
 
-def test_elasticsearch_backend_not_available_yet(
+def test_elasticsearch_backend_needs_its_url(
     app: typer.Typer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ADWATCH_INDEX__BACKEND", "elasticsearch")
     result = run(app, "fresh")
-    assert result.exit_code == 1
-    assert "Elasticsearch backend is not available yet" in flat(result.stderr)
+    assert result.exit_code == 2
+    assert "needs index.elasticsearch_url" in flat(result.stderr)
 
 
 @pytest.mark.parametrize(

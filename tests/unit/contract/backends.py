@@ -1,0 +1,39 @@
+"""The evaluators of `SearchQuery` the contract runs on, behind one small protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from elasticsearch import Elasticsearch
+
+from pipeline.es_search import search_es
+from pipeline.sinks.sqlite import SQLiteIndex
+from schemas import EnrichedAd, SearchQuery
+
+
+class Backend(Protocol):
+    """An evaluator of `SearchQuery` holding the contract corpus."""
+
+    name: str
+
+    def search(self, query: SearchQuery) -> list[EnrichedAd]: ...
+
+
+@dataclass
+class SQLiteBackend:
+    index: SQLiteIndex
+    name: str = "sqlite"
+
+    def search(self, query: SearchQuery) -> list[EnrichedAd]:
+        return self.index.search(query)
+
+
+@dataclass
+class ElasticsearchBackend:
+    client: Elasticsearch
+    prefix: str
+    name: str = "elasticsearch"
+
+    def search(self, query: SearchQuery) -> list[EnrichedAd]:
+        return search_es(self.client, self.prefix, query)

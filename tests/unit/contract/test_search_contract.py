@@ -1,0 +1,68 @@
+"""One contract, every evaluator of `SearchQuery`: the same cases on SQLite and Elasticsearch.
+
+Each case also runs through the compiled Elasticsearch DSL read literally over the sink's
+documents (`dsl_reading`): a pure check of the request the Elasticsearch run sends, which
+needs no cluster and claims nothing about one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.query_es import compile_query
+from pipeline.sinks.es_docs import ad_document
+from schemas import SearchQuery
+from tests.unit.contract import dsl_reading
+from tests.unit.contract.backends import Backend
+from tests.unit.contract.corpus import BY_TIME, CASES, CORPUS, Case
+
+DOCUMENTS = [ad_document(ad) for ad in CORPUS]
+
+
+def case_id(case: Case) -> str:
+    return case.name
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_case(backend: Backend, case: Case) -> None:
+    got = [ad.key for ad in backend.search(case.query)]
+    expected = list(case.expected_on(backend.name))
+    if case.ordered:
+        assert got == expected
+    else:
+        assert sorted(got) == sorted(expected)
+
+
+def test_results_are_the_ads_written(backend: Backend) -> None:
+    found = backend.search(SearchQuery(limit=100))
+    assert [ad.key for ad in found] == list(BY_TIME)
+    assert found == sorted(CORPUS, key=lambda ad: BY_TIME.index(ad.key))
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_case_dsl_reading(case: Case) -> None:
+    body = compile_query(case.query)
+    assert json.loads(json.dumps(body)) == body  # what the client sends, unchanged
+    got = dsl_reading.run(body, DOCUMENTS)
+    expected = list(case.expected_on("elasticsearch"))
+    if case.ordered and not case.by_relevance:
+        assert got == expected
+    else:
+        # No scores here: every match must fit within the limit for sets to compare.
+        assert len(expected) < case.query.limit
+        assert sorted(got) == sorted(expected)
+
+
+def test_differences_say_why() -> None:
+    for case in CASES:
+        assert (case.expected_es is None) == (case.why == ""), case.name
+
+
+def test_corpus_times_are_whole_milliseconds() -> None:
+    # Elasticsearch dates hold milliseconds; finer times would test rounding, not semantics.
+    for ad in CORPUS:
+        for moment in (ad.posted_at, ad.scraped_at):
+            assert moment is None or moment.microsecond % 1000 == 0
+    assert len({ad.key for ad in CORPUS}) == len(CORPUS)

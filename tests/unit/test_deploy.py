@@ -1,0 +1,655 @@
+"""The deploy configs, checked without Docker or a cluster (tests beside the configs).
+
+- docker compose: structure (images, memory limits, health checks, depends_on), every
+  `${VAR}` defined in .env.example, security on (and off only in the dev override), and
+  the environment of each adwatch container loads as valid `Settings`;
+- the image: deploy/Dockerfile runs `python -m pipeline.worker` as a non-root user;
+- Kubernetes: every core-API object validated by kubernetes-validate (offline schemas,
+  strict) for `K8S_VERSION`; the Strimzi and ECK resources by the keys adwatch relies on;
+  topics, partitions, replicas and service names agreeing across files and with the code.
+
+Every `ADWATCH_*` name in these files must be a real setting: the valid names are built by
+walking `pipeline.settings.Settings`, so a typo fails here instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from pipeline import topics
+from pipeline.linking.config import LinkConfig
+from pipeline.settings import CONFIG_ENV, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+# A version every pinned operator supports: ECK 3.5 supports Kubernetes 1.32-1.36,
+# Strimzi 1.2 1.27 and later.
+K8S_VERSION = "1.34"
+WORKER_COMMAND = ["python", "-m", "pipeline.worker"]
+SETUP_COMMAND = "adwatch setup elasticsearch && adwatch setup kibana"
+LINK_TABLES = ("phones", "buckets")  # pipeline/link_agents.py
+CRD_KINDS = {
+    "kafka.strimzi.io/v1": {"Kafka", "KafkaNodePool", "KafkaTopic"},
+    "elasticsearch.k8s.elastic.co/v1": {"Elasticsearch"},
+    "kibana.k8s.elastic.co/v1": {"Kibana"},
+}
+# The deploy files this suite owns (deploy/elasticsearch and deploy/kibana have their own).
+OWN_FILES = [
+    DEPLOY / "docker-compose.yml",
+    DEPLOY / "docker-compose.dev.yml",
+    DEPLOY / ".env.example",
+    DEPLOY / "Dockerfile",
+    DEPLOY / "README.md",
+    *sorted(K8S.rglob("*.yaml")),
+]
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def setting_env_names() -> set[str]:
+    """Every environment variable `Settings` reads: nested models joined with ``__``."""
+    names = {CONFIG_ENV}
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            env = prefix + name.upper()
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                walk(kind, env + "__")
+            else:
+                names.add(env)
+
+    walk(Settings, "ADWATCH_")
+    return names
+
+
+class Override(dict[str, Any]):
+    """A mapping tagged ``!override`` in a compose file: replaces, not merges."""
+
+
+class OverrideList(list[Any]):
+    """A sequence tagged ``!override``."""
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader plus compose's ``!override`` and ``!reset`` tags."""
+
+
+def _override(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return Override(loader.construct_mapping(node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return OverrideList(loader.construct_sequence(node, deep=True))
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+ComposeLoader.add_constructor("!override", _override)
+ComposeLoader.add_constructor("!reset", _override)
+
+
+def load_compose(name: str) -> dict[str, Any]:
+    data = yaml.load((DEPLOY / name).read_text(encoding="utf-8"), Loader=ComposeLoader)
+    assert isinstance(data, dict)
+    return data
+
+
+def merged_compose() -> dict[str, Any]:
+    """The base file with the dev override applied (mappings merge, the rest replaces)."""
+
+    def merge(base: Any, over: Any) -> Any:
+        if isinstance(over, Override) or not (isinstance(base, dict) and isinstance(over, dict)):
+            return over
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merge(base[key], value) if key in base else value
+        return out
+
+    return merge(load_compose("docker-compose.yml"), load_compose("docker-compose.dev.yml"))
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in (DEPLOY / ".env.example").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+_VAR = re.compile(r"\$(?:\$|\{([A-Za-z_]\w*)[^}]*\}|([A-Za-z_]\w*))")
+
+
+def strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def compose_variables(data: Any) -> set[str]:
+    """Names interpolated by compose (``$$`` is an escaped ``$`` for the container)."""
+    return {m.group(1) or m.group(2) for s in strings(data) for m in _VAR.finditer(s)} - {None}
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    return _VAR.sub(lambda m: "$" if m.group(0) == "$$" else env[m.group(1) or m.group(2)], value)
+
+
+def is_adwatch(service: dict[str, Any]) -> bool:
+    return "build" in service or str(service.get("image", "")).startswith("adwatch:")
+
+
+def memory_limit(service: dict[str, Any]) -> Any:
+    limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+    return service.get("mem_limit") or limits.get("memory")
+
+
+def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
+    docs = []
+    for path in sorted(K8S.rglob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if doc:
+                docs.append((str(path.relative_to(K8S)), doc))
+    return docs
+
+
+def k8s(kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    found = [d for _, d in k8s_documents() if d["kind"] == kind]
+    return [d for d in found if name is None or d["metadata"]["name"] == name]
+
+
+def one(kind: str, name: str | None = None) -> dict[str, Any]:
+    found = k8s(kind, name)
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def config_map() -> dict[str, str]:
+    data: dict[str, str] = one("ConfigMap", "adwatch-config")["data"]
+    return data
+
+
+def containers(kind: str, name: str) -> list[dict[str, Any]]:
+    spec = one(kind, name)["spec"]["template"]["spec"]
+    return list(spec.get("initContainers", [])) + list(spec["containers"])
+
+
+def image_tag(image: str) -> str:
+    _, sep, tag = image.rpartition(":")
+    assert sep and "/" not in tag, f"{image}: no version tag"
+    return tag
+
+
+# --- every ADWATCH_* name is a setting ---------------------------------------------------
+
+
+def test_setting_env_names_walks_nested_models() -> None:
+    names = setting_env_names()
+    for name in (
+        "ADWATCH_DATA_DIR",
+        "ADWATCH_KAFKA__BOOTSTRAP",
+        "ADWATCH_INDEX__ELASTICSEARCH_API_KEY",
+        "ADWATCH_LINKING__BURST_MIN_ADS",
+        "ADWATCH_CONNECTORS__CONFIG",
+    ):
+        assert name in names
+    assert "ADWATCH_KAFKA" not in names  # a model, not a value
+
+
+@pytest.mark.parametrize("path", OWN_FILES, ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_every_adwatch_variable_is_a_setting(path: Path) -> None:
+    used = set(re.findall(r"ADWATCH_[A-Z0-9]+(?:__?[A-Z0-9]+)*", path.read_text("utf-8")))
+    assert not used - setting_env_names(), f"not settings: {sorted(used - setting_env_names())}"
+
+
+# --- docker compose ---------------------------------------------------------------------
+
+
+def test_compose_services_have_image_or_build_and_memory_limit() -> None:
+    for name, service in load_compose("docker-compose.yml")["services"].items():
+        assert "image" in service or "build" in service, name
+        assert memory_limit(service), f"{name}: no mem_limit / deploy.resources.limits.memory"
+
+
+def test_compose_third_party_images_pinned() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    for name, service in services.items():
+        if is_adwatch(service):
+            continue
+        tag = image_tag(service["image"])
+        assert tag != "latest" and "$" not in tag and re.match(r"\d+\.\d+\.\d+$", tag), name
+    es = image_tag(services["elasticsearch"]["image"])
+    assert es.startswith("9.")
+    assert image_tag(services["kibana"]["image"]) == es
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+
+
+def test_compose_long_running_services_have_health_checks() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    one_shots = {n for n, s in services.items() if s.get("restart") == "no"}
+    assert one_shots == {"certs", "es-passwords", "topics", "setup"}
+    for name, service in services.items():
+        if name not in one_shots:
+            assert service.get("restart") == "unless-stopped", name
+            assert service.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
+
+
+def test_compose_depends_on_targets_exist_with_conditions() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    for name, service in services.items():
+        for target, spec in service.get("depends_on", {}).items():
+            assert target in services, f"{name} depends on unknown {target}"
+            condition = spec["condition"]
+            if condition == "service_completed_successfully":
+                assert services[target].get("restart") == "no", f"{target} never completes"
+            else:
+                assert condition == "service_healthy", f"{name} -> {target}: {condition}"
+                assert "healthcheck" in services[target], f"{target} has no healthcheck"
+    # No cycles: the services can be started in some order.
+    left = {n: set(s.get("depends_on", {})) for n, s in services.items()}
+    while left:
+        ready = [n for n, deps in left.items() if not deps & left.keys()]
+        assert ready, f"depends_on cycle among {sorted(left)}"
+        for n in ready:
+            del left[n]
+
+
+def test_compose_workers_wait_for_the_setup_job() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    setup, worker = services["setup"], services["worker"]
+    assert setup["restart"] == "no"
+    assert setup["command"] == ["sh", "-c", SETUP_COMMAND]
+    assert worker["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
+    assert worker["depends_on"]["topics"] == {"condition": "service_completed_successfully"}
+    assert "command" not in worker  # the image's CMD: python -m pipeline.worker
+    assert worker["deploy"]["replicas"] == "${WORKER_REPLICAS}"
+    assert services["connectors"]["command"] == ["adwatch", "connectors", "run"]
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])
+def test_compose_variables_are_defined_in_env_example(name: str) -> None:
+    missing = compose_variables(load_compose(name)) - env_example().keys()
+    assert not missing, f"{name} uses variables .env.example does not define: {missing}"
+
+
+def test_env_example_has_no_unused_variables() -> None:
+    used = compose_variables(load_compose("docker-compose.yml"))
+    used |= compose_variables(load_compose("docker-compose.dev.yml"))
+    assert not env_example().keys() - used
+    assert int(env_example()["WORKER_REPLICAS"]) <= int(env_example()["PARTITIONS"])
+
+
+@pytest.mark.parametrize("dev", [False, True], ids=["production", "dev"])
+def test_compose_adwatch_containers_configured_only_by_valid_settings(
+    dev: bool, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose = merged_compose() if dev else load_compose("docker-compose.yml")
+    adwatch = {n: s for n, s in compose["services"].items() if is_adwatch(s)}
+    assert set(adwatch) == {"setup", "worker", "connectors"}
+    for name, service in adwatch.items():
+        assert "env_file" not in service
+        env = {k: interpolate(str(v), env_example()) for k, v in service["environment"].items()}
+        assert all(k.startswith("ADWATCH_") for k in env), name
+        with monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            settings = load_settings()  # raises on any bad value
+        assert settings.kafka.bootstrap == "kafka:9092"
+        assert settings.kafka.partitions == int(env_example()["PARTITIONS"])
+        assert settings.topic_prefix == env_example()["TOPIC_PREFIX"]
+        if name != "connectors":
+            url = settings.index.elasticsearch_url or ""
+            assert settings.index.backend == "elasticsearch"
+            assert url.startswith("http://" if dev else "https://"), (name, url)
+            if not dev:
+                assert settings.index.elasticsearch_ca_certs == Path("/certs/ca/ca.crt")
+                assert "certs:/certs:ro" in service["volumes"]
+        else:  # the connectors get no Elasticsearch credentials
+            assert settings.index.elasticsearch_password is None
+
+
+def test_compose_security_is_on() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    es = services["elasticsearch"]["environment"]
+    assert es["xpack.security.enabled"] == "true"
+    assert es["xpack.security.http.ssl.enabled"] == "true"
+    assert es["xpack.security.transport.ssl.enabled"] == "true"
+    assert es["ELASTIC_PASSWORD"] == "${ELASTIC_PASSWORD}"
+    kibana = services["kibana"]["environment"]
+    assert kibana["ELASTICSEARCH_HOSTS"].startswith("https://")
+    assert kibana["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert kibana["ELASTICSEARCH_PASSWORD"] == "${KIBANA_PASSWORD}"
+    assert "elasticsearch-certutil" in " ".join(services["certs"]["command"])
+    assert services["elasticsearch"]["depends_on"]["certs"]["condition"] == (
+        "service_completed_successfully"
+    )
+    # Published ports listen on loopback only.
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_dev_override_turns_security_off_and_says_so() -> None:
+    head = (DEPLOY / "docker-compose.dev.yml").read_text(encoding="utf-8").splitlines()[0]
+    assert "NOT FOR PRODUCTION" in head
+    services = merged_compose()["services"]
+    es = services["elasticsearch"]["environment"]
+    assert es["xpack.security.enabled"] == "false"
+    assert not any("ssl.key" in key or key == "ELASTIC_PASSWORD" for key in es)
+    assert services["kibana"]["environment"]["ELASTICSEARCH_HOSTS"].startswith("http://")
+    assert "ADWATCH_CONNECTORS__CONFIG" not in services["connectors"]["environment"]
+
+
+def test_compose_topics_service_creates_every_topic() -> None:
+    services = load_compose("docker-compose.yml")["services"]
+    env = services["topics"]["environment"]
+    assert set(env["TOPICS"].split()) == set(topics.ALL)
+    adwatch_env = services["worker"]["environment"]
+    assert env["TOPIC_PREFIX"] == adwatch_env["ADWATCH_TOPIC_PREFIX"]
+    assert env["PARTITIONS"] == adwatch_env["ADWATCH_KAFKA__PARTITIONS"]
+    kafka = services["kafka"]["environment"]
+    assert set(kafka["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert image_tag(services["kafka"]["image"]) == one("Kafka")["spec"]["kafka"]["version"]
+
+
+# --- the image --------------------------------------------------------------------------
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of deploy/Dockerfile, continuation lines joined."""
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, args = line.partition(" ")
+            out.append((instruction.upper(), args.strip()))
+    return out
+
+
+def test_dockerfile_runs_the_worker_as_non_root() -> None:
+    steps = dockerfile()
+    assert [a for i, a in steps if i == "FROM"] == ["python:3.11-slim"]
+    users = [i for i, (instr, _) in enumerate(steps) if instr == "USER"]
+    assert users, "no USER: the image would run as root"
+    user = steps[users[-1]][1].split(":")[0]
+    assert user not in {"root", "0"}
+    assert all(instr != "RUN" for instr, _ in steps[users[-1] :]), "RUN after USER"
+    cmd = [a for i, a in steps if i == "CMD"]
+    assert cmd == ['["python", "-m", "pipeline.worker"]']
+    assert not any(i == "ENTRYPOINT" for i, _ in steps)  # compose/k8s commands replace CMD
+    assert importlib.util.find_spec("pipeline.worker") is not None
+
+
+def test_dockerfile_installs_the_locked_package() -> None:
+    steps = dockerfile()
+    copied = [shlex.split(a)[:-1] for i, a in steps if i == "COPY"]
+    sources = {s for group in copied for s in group}
+    assert {"requirements.lock", "pyproject.toml", "README.md"} <= sources
+    assert {"schemas", "connectors", "pipeline"} <= sources  # the packages of pyproject
+    for source in sources:
+        assert (ROOT / source).exists(), source
+    env = " ".join(a for i, a in steps if i == "ENV")
+    assert "PIP_CONSTRAINT=/tmp/build/requirements.lock" in env
+    assert any(i == "RUN" and "pip install ." in a for i, a in steps)
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").split()
+    assert {f"!{s}" for s in sources if (ROOT / s).is_file()} <= set(ignore)
+
+
+# --- Kubernetes: core objects validated, custom resources by structure -------------------
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [d for _, d in k8s_documents() if d["apiVersion"] not in CRD_KINDS],
+    ids=lambda d: f"{d['kind']}/{d['metadata']['name']}",
+)
+def test_core_objects_validate(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_every_object_is_validated_or_a_known_custom_resource() -> None:
+    kinds = {(d["apiVersion"], d["kind"]) for _, d in k8s_documents()}
+    custom = {(v, k) for v, ks in CRD_KINDS.items() for k in ks}
+    assert custom <= kinds
+    core = {k for _, k in kinds - custom}
+    assert {
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ConfigMap",
+        "Secret",
+        "ServiceAccount",
+        "Job",
+    } <= core
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
+    resources = kustomization["resources"]
+    for resource in resources:
+        assert (K8S / resource).is_file(), resource
+    files = {str(p.relative_to(K8S)) for p in K8S.rglob("*.yaml")}
+    assert set(resources) == files - {"kustomization.yaml", "secret.example.yaml"}
+    assert kustomization["namespace"] == one("Namespace")["metadata"]["name"]
+    assert [i["name"] for i in kustomization["images"]] == ["adwatch"]
+
+
+def test_adwatch_pods_are_configured_only_by_settings(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = setting_env_names()
+    secret = one("Secret", "adwatch-secrets")["stringData"]
+    assert set(config_map()) <= names and set(secret) <= names
+    for kind, name in [
+        ("Deployment", "adwatch-worker"),
+        ("Deployment", "adwatch-connectors"),
+        ("Job", "adwatch-setup"),
+    ]:
+        for container in containers(kind, name):
+            if not container["image"].startswith("adwatch:"):
+                continue
+            assert {e["name"] for e in container.get("env", [])} <= names, name
+            sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
+            assert sources <= {"adwatch-config", "adwatch-secrets"}, name
+    # The ConfigMap plus the Secret is a valid configuration.
+    for key, value in {**config_map(), **secret}.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert settings.index.backend == "elasticsearch"
+    assert settings.kafka.partitions == 12
+
+
+def test_worker_deployment() -> None:
+    deployment = one("Deployment", "adwatch-worker")
+    spec = deployment["spec"]
+    assert "replicas" not in spec  # the HPA owns it
+    worker = next(c for c in spec["template"]["spec"]["containers"] if c["name"] == "worker")
+    assert worker["command"] == WORKER_COMMAND
+    assert worker["livenessProbe"]["exec"]["command"][0] == "pgrep"
+    assert "readinessProbe" in worker
+    assert worker["resources"]["limits"]["memory"] and worker["resources"]["requests"]["cpu"]
+    assert spec["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= labels.items()
+    assert one("PodDisruptionBudget")["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_workers_wait_for_the_setup_job() -> None:
+    job = one("Job", "adwatch-setup")
+    setup = job["spec"]["template"]["spec"]["containers"][0]
+    assert setup["command"] == ["sh", "-c", SETUP_COMMAND]
+    assert "ttlSecondsAfterFinished" not in job["spec"]  # new workers wait for it
+    wait = one("Deployment", "adwatch-worker")["spec"]["template"]["spec"]["initContainers"][0]
+    assert "--for=condition=complete" in wait["args"] and "job/adwatch-setup" in wait["args"]
+    image_tag(wait["image"])
+    account = one("Deployment", "adwatch-worker")["spec"]["template"]["spec"]
+    binding = one("RoleBinding")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["serviceAccountName"]}
+    ]
+    rule = one("Role", binding["roleRef"]["name"])["rules"][0]
+    assert "jobs" in rule["resources"] and {"get", "watch"} <= set(rule["verbs"])
+
+
+def test_hpa_bounded_by_partitions() -> None:
+    hpa = one("HorizontalPodAutoscaler")["spec"]
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "adwatch-worker",
+    }
+    assert (
+        2
+        <= hpa["minReplicas"]
+        <= hpa["maxReplicas"]
+        <= int(config_map()["ADWATCH_KAFKA__PARTITIONS"])
+    )
+    assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu"]
+    assert "kafka_consumergroup_lag" in (K8S / "worker-hpa.yaml").read_text(encoding="utf-8")
+
+
+def test_connectors_run_alone() -> None:
+    spec = one("Deployment", "adwatch-connectors")["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["command"] == ["adwatch", "connectors", "run"]
+    assert {"livenessProbe", "readinessProbe"} <= container.keys()
+    claim = spec["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
+    assert one("PersistentVolumeClaim", claim)
+
+
+QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+
+
+def quantities(value: Any) -> Iterator[str]:
+    """Every value under a ``requests``/``limits`` mapping, and every volume ``size``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in {"requests", "limits"} and isinstance(item, dict):
+                yield from (str(v) for v in item.values() if not isinstance(v, dict))
+            elif key == "size" and isinstance(item, str):
+                yield item
+            yield from quantities(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from quantities(item)
+
+
+def test_resource_quantities_are_well_formed() -> None:
+    # The JSON schemas accept any string here; the API server would refuse a bad one.
+    found = [q for _, doc in k8s_documents() for q in quantities(doc)]
+    assert len(found) > 20
+    assert not [q for q in found if not QUANTITY.match(q)]
+    env = env_example()
+    for name, service in load_compose("docker-compose.yml")["services"].items():
+        limit = interpolate(str(memory_limit(service)), env)
+        assert re.match(r"^\d+[bkmg]$", limit), (name, limit)
+
+
+def test_images_pinned() -> None:
+    for kind in ("Deployment", "Job"):
+        for obj in k8s(kind):
+            for container in containers(kind, obj["metadata"]["name"]):
+                assert image_tag(container["image"]) != "latest"
+
+
+# --- Strimzi and ECK --------------------------------------------------------------------
+
+
+def test_strimzi_kafka_is_kraft_with_node_pools() -> None:
+    kafka = one("Kafka")
+    cluster = kafka["metadata"]["name"]
+    pools = k8s("KafkaNodePool")
+    assert {p["metadata"]["labels"]["strimzi.io/cluster"] for p in pools} == {cluster}
+    roles = {r for p in pools for r in p["spec"]["roles"]}
+    assert roles == {"controller", "broker"}
+    for pool in pools:
+        assert pool["spec"]["storage"]["type"] == "jbod"
+        assert pool["spec"]["resources"]["limits"]["memory"]
+    brokers = sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"])
+    spec = kafka["spec"]["kafka"]
+    assert "zookeeper" not in kafka["spec"] and "replicas" not in spec
+    plain = next(x for x in spec["listeners"] if x["name"] == "plain")
+    assert config_map()["ADWATCH_KAFKA__BOOTSTRAP"] == f"{cluster}-kafka-bootstrap:{plain['port']}"
+    assert int(config_map()["ADWATCH_KAFKA__REPLICATION_FACTOR"]) <= brokers
+    assert spec["config"]["min.insync.replicas"] < spec["config"]["default.replication.factor"]
+    assert spec["config"]["auto.create.topics.enable"] is False
+    assert "topicOperator" in kafka["spec"]["entityOperator"]
+
+
+def test_kafka_topics_are_the_pipeline_topics() -> None:
+    cm = config_map()
+    prefix, group = cm["ADWATCH_TOPIC_PREFIX"], cm["ADWATCH_KAFKA__CONSUMER_GROUP"]
+    partitions = int(cm["ADWATCH_KAFKA__PARTITIONS"])
+    cluster = one("Kafka")["metadata"]["name"]
+    brokers = sum(
+        p["spec"]["replicas"] for p in k8s("KafkaNodePool") if "broker" in p["spec"]["roles"]
+    )
+    declared = {t["spec"]["topicName"]: t for t in k8s("KafkaTopic")}
+    changelogs = {f"{group}-{table}-changelog" for table in LINK_TABLES}
+    assert set(declared) == {prefix + name for name in topics.ALL} | changelogs
+    for name, topic in declared.items():
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster, name
+        assert topic["spec"]["partitions"] == partitions, name
+        assert 2 <= topic["spec"]["replicas"] <= brokers, name
+        compacted = topic["spec"]["config"].get("cleanup.policy") == "compact"
+        assert compacted == (name in changelogs), name
+    # ads.raw outlives the longest linking window, so a replay can rebuild the tables.
+    raw = declared[prefix + topics.RAW]["spec"]["config"]["retention.ms"]
+    assert raw >= LinkConfig().retention.total_seconds() * 1000
+    assert declared[prefix + topics.DEADLETTER]["spec"]["config"]["retention.ms"] >= raw
+
+
+def test_eck_elasticsearch_and_kibana() -> None:
+    es, kibana = one("Elasticsearch"), one("Kibana")
+    name = es["metadata"]["name"]
+    compose = load_compose("docker-compose.yml")["services"]
+    assert es["spec"]["version"] == kibana["spec"]["version"]
+    assert es["spec"]["version"] == image_tag(compose["elasticsearch"]["image"])
+    assert kibana["spec"]["elasticsearchRef"]["name"] == name
+    node_sets = es["spec"]["nodeSets"]
+    assert sum(n["count"] for n in node_sets) >= 3
+    for node_set in node_sets:
+        claim = node_set["volumeClaimTemplates"][0]["metadata"]["name"]
+        assert claim == "elasticsearch-data"
+    cm = config_map()
+    assert cm["ADWATCH_INDEX__ELASTICSEARCH_URL"] == f"https://{name}-es-http:9200"
+    assert cm["ADWATCH_INDEX__KIBANA_URL"].startswith(
+        f"http://{kibana['metadata']['name']}-kb-http:"
+    )
+    # The Secrets the pods read are the ones ECK makes for this cluster.
+    for kind, obj in [("Deployment", "adwatch-worker"), ("Job", "adwatch-setup")]:
+        volumes = one(kind, obj)["spec"]["template"]["spec"]["volumes"]
+        ca = next(v for v in volumes if v["name"] == "es-ca")["secret"]["secretName"]
+        assert ca == f"{name}-es-http-certs-public"
+    password = next(
+        e
+        for e in containers("Job", "adwatch-setup")[0]["env"]
+        if e["name"] == "ADWATCH_INDEX__ELASTICSEARCH_PASSWORD"
+    )
+    assert password["valueFrom"]["secretKeyRef"] == {
+        "name": f"{name}-es-elastic-user",
+        "key": "elastic",
+    }
