@@ -147,14 +147,17 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
 
     add_link_agents(app, settings, topic, dead_letter, weights)
 
+    opening = asyncio.Lock()  # both index agents share one sink, opened once
+
     async def open_sink() -> Sink:
-        if not sink_holder:
-            try:
-                sink_holder.append(await run_in_sink_thread(sink_factory, settings))
-            except Exception:
-                log.critical("cannot open the index sink; exiting", exc_info=True)
-                logging.shutdown()
-                os._exit(EXIT_SINK_FAILED)
+        async with opening:
+            if not sink_holder:
+                try:
+                    sink_holder.append(await run_in_sink_thread(sink_factory, settings))
+                except Exception:
+                    log.critical("cannot open the index sink; exiting", exc_info=True)
+                    logging.shutdown()
+                    os._exit(EXIT_SINK_FAILED)
         return sink_holder[0]
 
     size, within = settings.pipeline.sink_batch_size, settings.pipeline.sink_batch_seconds
