@@ -1,5 +1,9 @@
 """The search backends the contract runs on: SQLite always, Elasticsearch when there is one.
 
+The in-memory predicate (`predicate_backend`) holds the same corpus; it has no order and no
+limit, so it runs the cases as sets in `test_search_contract.test_case_predicate` rather
+than through the ``backend`` fixture.
+
 Like arroyo's ``StreamsTestMixin``: the same test functions, parametrized by the
 ``backend`` fixture. The Elasticsearch backend needs ``ADWATCH_TEST_ES_URL`` (credentials
 may be in the URL); under a fresh prefix it runs the real set-up (`setup_elasticsearch`:
@@ -23,7 +27,12 @@ from pipeline.settings import IndexSettings
 from pipeline.sinks.elasticsearch import ElasticsearchSink
 from pipeline.sinks.es_docs import index_names
 from pipeline.sinks.sqlite import SQLiteIndex
-from tests.unit.contract.backends import Backend, ElasticsearchBackend, SQLiteBackend
+from tests.unit.contract.backends import (
+    Backend,
+    ElasticsearchBackend,
+    PredicateBackend,
+    SQLiteBackend,
+)
 from tests.unit.contract.corpus import CORPUS
 
 ES_URL = os.environ.get("ADWATCH_TEST_ES_URL")
@@ -36,6 +45,11 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteB
     with SQLiteIndex.open(path) as index:
         index.write(CORPUS)
         yield SQLiteBackend(index)
+
+
+@pytest.fixture(scope="module")
+def predicate_backend() -> PredicateBackend:
+    return PredicateBackend(CORPUS)
 
 
 @pytest.fixture(scope="module")

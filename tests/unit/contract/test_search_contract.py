@@ -1,5 +1,9 @@
 """One contract, every evaluator of `SearchQuery`: the same cases on SQLite and Elasticsearch.
 
+The in-memory predicate (`pipeline.query_match`) runs the same cases too, as sets: it
+neither orders nor limits, and it follows SQLite's expectation where Elasticsearch's
+differs.
+
 Each case also runs through the compiled Elasticsearch DSL read literally over the sink's
 documents (`dsl_reading`): a pure check of the request the Elasticsearch run sends, which
 needs no cluster and claims nothing about one.
@@ -15,7 +19,7 @@ from pipeline.query_es import compile_query
 from pipeline.sinks.es_docs import ad_document
 from schemas import SearchQuery
 from tests.unit.contract import dsl_reading
-from tests.unit.contract.backends import Backend
+from tests.unit.contract.backends import Backend, PredicateBackend, SQLiteBackend
 from tests.unit.contract.corpus import BY_TIME, CASES, CORPUS, Case
 
 DOCUMENTS = [ad_document(ad) for ad in CORPUS]
@@ -33,6 +37,46 @@ def test_case(backend: Backend, case: Case) -> None:
         assert got == expected
     else:
         assert sorted(got) == sorted(expected)
+
+
+def limit_bound(case: Case) -> bool:
+    """Whether the limit may have cut the case's expected keys (then they are not a set of
+    every match)."""
+    return len(case.expected_on("sqlite")) >= case.query.limit
+
+
+PREDICATE_CASES = [
+    pytest.param(
+        case,
+        id=case.name,
+        marks=pytest.mark.skipif(
+            limit_bound(case),
+            reason=f"expected keys are cut at limit={case.query.limit}; a predicate has no "
+            "limit (test_predicate_agrees_with_sqlite_without_limit covers it)",
+        ),
+    )
+    for case in CASES
+]
+
+
+@pytest.mark.parametrize("case", PREDICATE_CASES)
+def test_case_predicate(predicate_backend: PredicateBackend, case: Case) -> None:
+    got = [ad.key for ad in predicate_backend.search(case.query)]
+    assert len(got) == len(set(got))
+    assert set(got) == set(case.expected_on("sqlite"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_predicate_agrees_with_sqlite_without_limit(
+    predicate_backend: PredicateBackend, sqlite_backend: SQLiteBackend, case: Case
+) -> None:
+    unlimited = case.query.model_copy(update={"limit": 10_000})
+    got = {ad.key for ad in predicate_backend.search(case.query)}
+    assert got == {ad.key for ad in sqlite_backend.search(unlimited)}
+
+
+def test_predicate_without_criteria_matches_every_ad(predicate_backend: PredicateBackend) -> None:
+    assert predicate_backend.search(SearchQuery(limit=1)) == list(CORPUS)
 
 
 def test_results_are_the_ads_written(backend: Backend) -> None:
