@@ -17,6 +17,7 @@ app = typer.Typer(
 def _register() -> None:
     # Each command module exposes `register(app)`; imported here so `adwatch --help` lists all.
     from pipeline.cli import (
+        api_cmd,
         bench_cmd,
         config_cmd,
         connectors_cmd,
@@ -27,6 +28,7 @@ def _register() -> None:
         schemas_cmd,
         search_cmd,
         setup_cmd,
+        subscriptions_cmd,
         up_cmd,
     )
 
@@ -42,6 +44,8 @@ def _register() -> None:
         config_cmd,
         schemas_cmd,
         setup_cmd,
+        subscriptions_cmd,
+        api_cmd,
     ):
         module.register(app)
 
