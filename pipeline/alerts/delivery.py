@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pipeline.alerts.channels import SENDERS, DeliveryError, NotifierSettings
+from pipeline.alerts.channels import SENDERS, DeliveryError
+from pipeline.alerts.notifier_settings import NotifierSettings
 from schemas.alerts import Alert, Channel, Delivery
 
 

@@ -23,11 +23,11 @@ from pydantic import ValidationError
 from connectors.producer import producer_config
 from pipeline.broker import kafka_client_options
 from pipeline.settings import Settings
+from pipeline.topics import SUBSCRIPTIONS
 from schemas.alerts import Subscription
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS = "alerts.subscriptions"  # logical topic name; moves to pipeline.topics
 COMPACTED = {"cleanup.policy": "compact"}
 
 

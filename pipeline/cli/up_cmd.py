@@ -20,6 +20,7 @@ from connectors.config import ConnectorSpec, load_connectors
 from connectors.runner import ConnectorRunner
 from connectors.service import open_runner
 from pipeline import topics
+from pipeline.alerts.store import ensure_subscription_topic
 from pipeline.broker import BrokerError, broker_for, ensure_topics
 from pipeline.cli.common import console, fail, settings_or_exit
 from pipeline.monitor import Progress, TopicMonitor
@@ -186,6 +187,7 @@ def up(
     try:
         with broker_for(settings) as bootstrap:
             ensure_topics(settings, bootstrap, topics.ALL)
+            ensure_subscription_topic(settings, bootstrap)
             if not settings.kafka.bootstrap:
                 write_runfile(settings, bootstrap)
             try:

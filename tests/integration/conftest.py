@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pipeline import topics
+from pipeline.alerts.store import ensure_subscription_topic
 from pipeline.broker import EmbeddedBroker, ensure_topics
 from pipeline.settings import Settings, load_settings
 from pipeline.sinks.sqlite import SQLiteIndex
@@ -54,6 +55,7 @@ def settings_factory(
         values.update(overrides)
         s = load_settings(**values)
         ensure_topics(s, broker.bootstrap, topics.ALL)
+        ensure_subscription_topic(s, broker.bootstrap)
         return s
 
     return make
