@@ -12,8 +12,7 @@ LINKS = "ads.links"  # keyed by link key: "phone:+1…" or an LSH band bucket
 SCORED = "ads.scored"
 ENTITIES = "entities.phones"  # keyed by E.164: the phone's entity record, each update
 DEADLETTER = "ads.deadletter"
-ALERTS = "alerts"  # keyed by subscription id: Alert records, and digest ticks
 SUBSCRIPTIONS = "alerts.subscriptions"  # compacted, keyed by subscription id (alerts.store)
 
-ALL = (RAW, ENRICHED, LINKS, SCORED, ENTITIES, ALERTS, DEADLETTER)
-CONSUMED = (RAW, ENRICHED, LINKS, SCORED, ENTITIES, ALERTS)  # read by the worker's agents
+ALL = (RAW, ENRICHED, LINKS, SCORED, ENTITIES, DEADLETTER)
+CONSUMED = (RAW, ENRICHED, LINKS, SCORED, ENTITIES)  # read by the worker's agents
