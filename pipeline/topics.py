@@ -1,7 +1,8 @@
 """Logical topic names; the full name is ``settings.topic_prefix + name``.
 
-ads.raw ─> ads.enriched ─> ads.links ─> ads.linked ─> ads.scored ─> index
-└─> entities.phones ─> index (entity records)
+ads.raw ─> ads.enriched ─> ads.links (one hop per link key) ─> ads.scored ─> index
+                               └─> entities.phones ─> index (entity records)
+alerts.subscriptions: saved searches (compacted), written by the CLI and the API
 """
 
 from __future__ import annotations
