@@ -173,10 +173,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                     batch.append(EnrichedAd.model_validate_json(event.message.value or b""))
                     valid_events.append(event)
                 except ValidationError as exc:
-                    details = exc.errors(include_url=False, include_input=False)
-                    await dead_letter(
-                        event, STAGE_INDEX, InvalidRecord(str(exc), [dict(d) for d in details])
-                    )
+                    await dead_letter(event, STAGE_INDEX, InvalidRecord.from_validation(exc))
             by_key = {ad.key: event for ad, event in zip(batch, valid_events, strict=True)}
             rejected = await _write_with_retry(sink.write, sink.name, batch, run_in_sink_thread)
             await dead_letter_rejected(rejected, by_key)
@@ -192,10 +189,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                 try:
                     entity = PhoneEntity.model_validate_json(event.message.value or b"")
                 except ValidationError as exc:
-                    details = exc.errors(include_url=False, include_input=False)
-                    await dead_letter(
-                        event, STAGE_INDEX, InvalidRecord(str(exc), [dict(d) for d in details])
-                    )
+                    await dead_letter(event, STAGE_INDEX, InvalidRecord.from_validation(exc))
                     continue
                 batch[entity.phone], newest[entity.phone] = entity, event
             rejected = await _write_with_retry(

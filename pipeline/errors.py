@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class InvalidRecord(Exception):
     """A record that no retry will fix; it goes to the dead-letter topic."""
@@ -20,6 +22,12 @@ class InvalidRecord(Exception):
         super().__init__(message)
         self.details = details or []
         self.kind = kind or "invalid record"  # short and countable, for summaries
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> InvalidRecord:
+        """The record pydantic refused, with its errors (no input values) as details."""
+        details = exc.errors(include_url=False, include_input=False)
+        return cls(str(exc), [dict(d) for d in details])
 
 
 class RetriableError(Exception):

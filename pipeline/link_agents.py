@@ -48,11 +48,6 @@ STAGE_LINK = "link"
 DeadLetter = Callable[[Any, str, BaseException], Awaitable[None]]
 
 
-def _invalid(exc: ValidationError) -> InvalidRecord:
-    details = exc.errors(include_url=False, include_input=False)
-    return InvalidRecord(str(exc), [dict(d) for d in details])
-
-
 def add_link_agents(
     app: faust.App,
     settings: Settings,
@@ -105,7 +100,7 @@ def add_link_agents(
                 else:
                     await send_on(trip)
             except ValidationError as exc:
-                await dead_letter(event, STAGE_LINK, _invalid(exc))
+                await dead_letter(event, STAGE_LINK, InvalidRecord.from_validation(exc))
             except Exception as exc:  # a bug on one record: keep it, keep going
                 log.exception("routing failed for %r", event.message.key)
                 await dead_letter(event, STAGE_LINK, exc)
@@ -137,7 +132,7 @@ def add_link_agents(
                     buckets[key.encode()] = after_bucket.model_dump_json().encode()
                 await send_on(advance(message, result))
             except ValidationError as exc:
-                await dead_letter(event, STAGE_LINK, _invalid(exc))
+                await dead_letter(event, STAGE_LINK, InvalidRecord.from_validation(exc))
             except InvalidRecord as exc:
                 await dead_letter(event, STAGE_LINK, exc)
             except Exception as exc:  # a bug on one record: keep it, keep going

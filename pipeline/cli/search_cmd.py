@@ -25,7 +25,8 @@ _SNIPPET_CHARS = 80
 
 HELP = (
     "Search indexed ads; every criterion given must hold.\n\n"
-    "TEXT terms must all occur (case- and accent-insensitive; words joined by punctuation, "
+    "TEXT terms must all occur (case-insensitive, and accent-insensitive on the SQLite index "
+    "but not on Elasticsearch; words joined by punctuation, "
     "like new-york, must be adjacent; emoji and other symbol-only terms match literally). "
     "With no criteria at all, lists the newest ads. Newest first; with TEXT, best matches "
     "first.\n\n"
