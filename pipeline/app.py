@@ -31,6 +31,7 @@ import faust
 from pydantic import ValidationError
 
 from pipeline import topics
+from pipeline.alert_agents import add_alert_agents
 from pipeline.deadletter import error_headers
 from pipeline.enrich import STAGE_ENRICH, STAGE_VALIDATE, enrich, parse_raw
 from pipeline.errors import InvalidRecord, RetriableError
@@ -145,7 +146,8 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     async def run_in_sink_thread(fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
-    add_link_agents(app, settings, topic, dead_letter, weights)
+    match_ad = add_alert_agents(app, settings, topic, dead_letter)
+    add_link_agents(app, settings, topic, dead_letter, weights, on_scored=match_ad)
 
     opening = asyncio.Lock()  # both index agents share one sink, opened once
 

@@ -5,6 +5,7 @@
          │ (no phone, short text)       └──── the next key (advance) <────────────┤
          v                                                                        │
     ads.scored <──────────────────────── scored_ad, after the last key ──────────┤
+    (and on_scored: alert matching, `pipeline.alert_agents`)                      │
                                          entities.phones <── PhoneEntity ─────────┘
 
 Each table is written only while handling a record keyed like the table (the link key), so
@@ -54,8 +55,12 @@ def add_link_agents(
     topic: Callable[..., Any],
     dead_letter: DeadLetter,
     weights: Weights,
+    on_scored: Callable[[EnrichedAd], Awaitable[None]] | None = None,
 ) -> None:
-    """Add the route and link agents, and their tables, to ``app``."""
+    """Add the route and link agents, and their tables, to ``app``.
+
+    ``on_scored`` (alert matching) is awaited for each ad after it is sent to ``ads.scored``.
+    """
     cfg = settings.linking
     enriched, links = topic(topics.ENRICHED), topic(topics.LINKS)
     scored, entities = topic(topics.SCORED), topic(topics.ENTITIES)
@@ -81,6 +86,8 @@ def add_link_agents(
 
     async def emit(ad: EnrichedAd) -> None:
         await scored.send(key=ad.key.encode(), value=ad.model_dump_json().encode())
+        if on_scored is not None:
+            await on_scored(ad)
         for note in template_notes(ad):  # its phones' entity records get template_reuse
             await links.send(key=note.link_key.encode(), value=note.model_dump_json().encode())
 

@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipeline.alerts.notifier_settings import NotifierSettings
 from pipeline.linking.config import LinkConfig
 
 CONFIG_ENV = "ADWATCH_CONFIG"
@@ -204,6 +205,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     indicators: IndicatorSettings = IndicatorSettings()
     linking: LinkConfig = LinkConfig()
+    alerts: NotifierSettings = NotifierSettings()
     connectors: ConnectorSettings = ConnectorSettings()
 
     @classmethod
@@ -231,6 +233,11 @@ class Settings(BaseSettings):
     def connector_state_path(self) -> Path:
         """SQLite file of the connectors' per-source state."""
         return self.connectors.state_path or self.data_dir / "connectors.sqlite3"
+
+    @property
+    def delivery_log_path(self) -> Path:
+        """JSON lines of every alert delivery attempt (the notifier's delivery log)."""
+        return self.data_dir / "alerts" / "deliveries.jsonl"
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name such as ``ads.raw``."""

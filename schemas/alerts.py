@@ -1,8 +1,8 @@
 """Alert contracts: saved searches (subscriptions), the alerts they raise, their deliveries.
 
-    alerts.subscriptions (compacted, key: subscription id) ──> every worker's table
-    ads.scored ──[match]──> alerts (key: subscription id) ──[notify]──> channels
-                                                                 └──> deliveries log
+    alerts.subscriptions (compacted, key: subscription id) ──> every worker's view
+    scored ads ──[match]──> alerts (key: subscription id) ──[notify]──> channels
+                              Alert, Digest                      └──> deliveries log
 
 Alerts describe leads for a human reviewer, never verdicts; messages say so.
 """
@@ -102,6 +102,21 @@ class Alert(BaseModel):
     url: str | None = Field(default=None, description="the ad's own URL, if any")
     event_at: UtcDatetime
     matched_at: UtcDatetime
+
+
+class Digest(BaseModel):
+    """A subscription's alerts batched into one message, on its way to the channels.
+
+    The notifier sends it to the ``alerts`` topic when the digest is due and delivers it
+    from there, so a digest no channel took is dead-lettered whole and can be replayed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    subscription_id: str
+    alerts: list[Alert] = Field(min_length=1)
+    dropped: int = Field(default=0, ge=0, description="matches past the digest's cap")
 
 
 class Delivery(BaseModel):

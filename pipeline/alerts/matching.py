@@ -22,7 +22,7 @@ subscription id; `should_alert`/`record` and `add`/`due`/`drain` are pure functi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,6 +133,24 @@ class SubscriptionIndex:
             self._by_key[kind].setdefault(value, set()).add(sub.id)
         if not keys:
             self._scan.add(sub.id)
+
+    def sync(self, subs: Mapping[str, Subscription]) -> int:
+        """Make the index hold exactly the active ones of ``subs`` (by id); returns changes.
+
+        Only new, changed and removed subscriptions are touched, so a refresh that finds
+        nothing new costs one comparison per subscription and compiles nothing.
+        """
+        changes = 0
+        for sub_id in [known for known in self._entries if known not in subs]:
+            self.remove(sub_id)
+            changes += 1
+        for sub in subs.values():
+            entry = self._entries.get(sub.id)
+            if (entry is None and not sub.active) or (entry is not None and entry[0] == sub):
+                continue
+            self.add(sub)
+            changes += 1
+        return changes
 
     def remove(self, sub_id: str) -> None:
         """Forget a subscription by id; removing an unknown id does nothing."""

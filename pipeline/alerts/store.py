@@ -35,6 +35,10 @@ class StoreError(RuntimeError):
     """The subscription topic could not be read or written."""
 
 
+class TopicMissing(StoreError):
+    """The subscription topic does not exist (create it with `ensure_subscription_topic`)."""
+
+
 def ensure_subscription_topic(settings: Settings, bootstrap: str) -> None:
     """Create ``{prefix}alerts.subscriptions`` with ``cleanup.policy=compact`` unless it exists."""
     from kafka import KafkaAdminClient
@@ -152,7 +156,7 @@ class SubscriptionStore:
         parts = consumer.partitions_for_topic(self.topic)
         if not parts:
             consumer.close()
-            raise StoreError(
+            raise TopicMissing(
                 f"topic {self.topic} does not exist; create it with ensure_subscription_topic"
             )
         tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
