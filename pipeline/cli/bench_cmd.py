@@ -1,4 +1,4 @@
-"""``adwatch bench extract``: our extraction speed against phonenumbers' matcher."""
+"""``adwatch bench extract``: extraction speed; ``adwatch bench alerts``: alert latency."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from pipeline.benchmark import (
     run_corpus,
     synthetic_corpus,
 )
-from pipeline.cli.common import console, err_console, fail, say, warn
+from pipeline.broker import BrokerError
+from pipeline.cli.common import console, err_console, fail, say, settings_or_exit, warn
 from pipeline.cli.extract_cmd import check_input, label, read_valid, resolve_region
 
 HELP = (
@@ -38,7 +39,9 @@ HELP = (
 )
 
 bench_app = typer.Typer(
-    help="Measure extraction speed.", no_args_is_help=True, rich_markup_mode="markdown"
+    help="Measure extraction speed and alert latency.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 
 
@@ -187,6 +190,83 @@ def _status(message: str) -> AbstractContextManager[Any]:
     return nullcontext(None)
 
 
+ALERTS_HELP = (
+    "Latency from an ad published to its alert delivered, on the embedded stack (Tansu, "
+    "one worker) with a local HTTP receiver on 127.0.0.1 as the webhook.\n\n"
+    "Stores --subscriptions saved searches, --watched of them on phones the stream uses; "
+    "after a warm-up publishes synthetic ads at --rate for --seconds and reports the "
+    "median, p90 and p99 latency of the alerts. Takes about a minute plus --seconds; "
+    "uses a temporary data dir and a free port, so it does not touch a running adwatch up."
+)
+
+
+@bench_app.command("alerts", help=ALERTS_HELP)
+def bench_alerts(
+    rate: Annotated[float, typer.Option(min=0.1, max=10_000, help="ads per second")] = 20.0,
+    seconds: Annotated[float, typer.Option(min=1, max=3600, help="how long to publish")] = 60.0,
+    subscriptions: Annotated[
+        int, typer.Option(min=1, max=100_000, help="saved searches stored")
+    ] = 1000,
+    watched: Annotated[
+        int,
+        typer.Option(min=1, max=100, help="of them, on stream phones (of 100): the match share"),
+    ] = 20,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", metavar="PATH", help="also write the figures and machine info here"),
+    ] = None,
+) -> None:
+    """Benchmark alert latency end to end."""
+    from pipeline.bench_alerts import run_alert_bench
+
+    settings = settings_or_exit()
+    if watched > subscriptions:
+        fail(f"--watched {watched} is more than --subscriptions {subscriptions}")
+    try:
+        result = run_alert_bench(
+            settings,
+            rate=rate,
+            seconds=seconds,
+            subscriptions=subscriptions,
+            watched=watched,
+            say=say,
+        )
+    except (RuntimeError, BrokerError) as exc:
+        fail(str(exc), code=1)
+    result.machine = machine_info()
+    table = Table(title="publish → alert delivered", title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("", justify="right", no_wrap=True)
+    rows = [
+        ("rate (ads/s), asked / published", f"{result.rate:g} / {result.publish_rate:.1f}"),
+        ("ads published", f"{result.ads:,}"),
+        ("subscriptions (watching the stream)", f"{result.subscriptions:,} ({result.watched})"),
+        ("alerts expected / delivered", f"{result.expected:,} / {result.delivered:,}"),
+        ("unexpected alerts", f"{result.unexpected:,}"),
+        ("median (ms)", f"{result.p50_ms:,.0f}"),
+        ("p90 (ms)", f"{result.p90_ms:,.0f}"),
+        ("p99 (ms)", f"{result.p99_ms:,.0f}"),
+        ("max (ms)", f"{result.max_ms:,.0f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    machine = result.machine
+    say(f"Python {machine['python']} on {machine['platform']}, {machine['cpu_count']} CPUs")
+    if json_path is not None:
+        try:
+            json_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"--json {json_path}: cannot write ({exc.strerror or exc})", code=1)
+        say(f"figures written to {json_path}")
+    if result.delivered < result.expected or result.unexpected:
+        fail(
+            f"{result.expected - result.delivered} expected alerts missing, "
+            f"{result.unexpected} unexpected",
+            code=1,
+        )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``adwatch bench extract`` to ``app``."""
+    """Add ``adwatch bench extract|alerts`` to ``app``."""
     app.add_typer(bench_app, name="bench")

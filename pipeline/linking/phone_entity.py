@@ -8,6 +8,7 @@
                                                    ├─ episodes: `windows.spans` per indicator
                                                    └─ flags: entity_flags(entity)
     ad_entity_flags(entity, ad_key) ──> the flags of the episodes the ad is part of
+    ad_flags_as_of(entity, obs, cfg) ──> the same, from the ads up to its own event time
     ads_with_changed_flags(before, after) ──> earlier ads an episode now reaches
 
 Indicators (thresholds and windows from `LinkConfig`), each over sliding windows of event
@@ -29,6 +30,12 @@ or age for multi_persona; every ad for a burst). An ad of the same phone two mon
 a burst does not carry posting_burst; every ad of the burst does. The first ads of an
 episode arrive before its threshold is reached, so on arrival they carry nothing; the
 ads `ads_with_changed_flags` names are those to re-score once it is.
+
+What an ad is scored with (`ad_flags_as_of`): the episodes of the phone's ads up to the
+ad's own event time (ties by ad key), so an ad's flags do not depend on which later ads
+happened to be processed before it: a redelivered ad, replayed after a crash, gets the
+flags it got the first time. (A late ad that was posted before ads already seen still
+counts them, as it counts any ad posted before it.)
 
 Redelivery. The stream is at-least-once, so `observe` is idempotent per ad key: an ad seen
 again replaces its observation and is not counted again, as long as its key is among the
@@ -195,6 +202,14 @@ def entity_flags(entity: PhoneEntity, cfg: LinkConfig) -> list[Flag]:
 def ad_entity_flags(entity: PhoneEntity, ad_key: str) -> list[Flag]:
     """The entity flags that apply to one ad: those of the episodes it is part of."""
     return _flags(entity.phone, [e for e in entity.episodes if ad_key in e.ad_keys])
+
+
+def ad_flags_as_of(entity: PhoneEntity, obs: Observation, cfg: LinkConfig) -> list[Flag]:
+    """The entity flags ``obs``'s ad is scored with: from the ads up to its event time."""
+    until = (obs.at, obs.ad_key)
+    upto = [o for o in entity.observations if (o.at, o.ad_key) <= until]
+    episodes = find_episodes(upto, cfg)
+    return _flags(entity.phone, [e for e in episodes if obs.ad_key in e.ad_keys])
 
 
 def _flags(phone: str, episodes: list[Episode]) -> list[Flag]:

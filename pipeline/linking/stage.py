@@ -31,7 +31,7 @@ from pipeline.indicators.scoring import ENTITY_IDS, Weights, score
 from pipeline.linking.config import LinkConfig
 from pipeline.linking.facts import ad_phones
 from pipeline.linking.phone_entity import (
-    ad_entity_flags,
+    ad_flags_as_of,
     note_template,
     observation_of,
     observe,
@@ -46,6 +46,7 @@ from pipeline.linking.templates import (
     merge_matches,
     template_flag,
     template_member,
+    up_to,
 )
 from schemas import EnrichedAd, Flag, Observation, PhoneEntity
 
@@ -132,7 +133,7 @@ def at_phone(
         raise ValueError(f"{trip.key}: not a phone key of an ad with an observation")
     after = observe(entity, trip.key.removeprefix(PHONE_PREFIX), trip.observation, cfg, now)
     others = [k for k in after.ads if k != trip.ad.key][-MAX_LINKED:]
-    flags = ad_entity_flags(after, trip.ad.key)
+    flags = ad_flags_as_of(after, trip.observation, cfg)
     return after, LinkResult(link_key=trip.key, flags=flags, linked_ads=others)
 
 
@@ -140,7 +141,7 @@ def at_band(bucket: Bucket | None, trip: LinkTrip, cfg: LinkConfig) -> tuple[Buc
     """Match the trip's ad against the bucket it is at, then add it to the bucket."""
     if trip.member is None or trip.key.startswith(PHONE_PREFIX):
         raise ValueError(f"{trip.key}: not a band key of an ad with a template signature")
-    match = match_template(trip.member, bucket.members if bucket else [], cfg)
+    match = match_template(trip.member, up_to(bucket.members if bucket else [], trip.member), cfg)
     return bucket_add(bucket, match.member, cfg), LinkResult(link_key=trip.key, match=match)
 
 

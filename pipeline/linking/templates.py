@@ -134,6 +134,16 @@ def _order(m: TemplateMember | NearDuplicate) -> tuple[datetime, str]:
     return (m.seen_at, m.ad_key)
 
 
+def up_to(members: Iterable[TemplateMember], member: TemplateMember) -> list[TemplateMember]:
+    """The ``members`` at or before ``member`` in event time (ties by ad key).
+
+    The link stage matches an ad against these only, so a redelivered ad, replayed after a
+    crash, matches as it did the first time, whatever ads came in since.
+    """
+    until = _order(member)
+    return [m for m in members if _order(m) <= until]
+
+
 def bucket_add(bucket: Bucket | None, member: TemplateMember, cfg: LinkConfig) -> Bucket:
     """``bucket`` with ``member`` added, replacing any member with the same ad key.
 

@@ -38,7 +38,7 @@ K8S = DEPLOY / "k8s"
 K8S_VERSION = "1.34"
 WORKER_COMMAND = ["python", "-m", "pipeline.worker"]
 SETUP_COMMAND = "adwatch setup elasticsearch && adwatch setup kibana"
-LINK_TABLES = ("phones", "buckets")  # pipeline/link_agents.py
+TABLES = ("phones", "buckets", "alerted", "digests")  # pipeline/link_agents.py, alert_agents.py
 CRD_KINDS = {
     "kafka.strimzi.io/v1": {"Kafka", "KafkaNodePool", "KafkaTopic"},
     "elasticsearch.k8s.elastic.co/v1": {"Elasticsearch"},
@@ -364,6 +364,10 @@ def test_compose_topics_service_creates_every_topic() -> None:
     services = load_compose("docker-compose.yml")["services"]
     env = services["topics"]["environment"]
     assert set(env["TOPICS"].split()) == set(topics.ALL)
+    assert env["SUBSCRIPTIONS_TOPIC"] == topics.SUBSCRIPTIONS
+    script = "\n".join(services["topics"]["command"])
+    assert '--topic "$${TOPIC_PREFIX}$${SUBSCRIPTIONS_TOPIC}"' in script
+    assert "cleanup.policy=compact" in script.split("SUBSCRIPTIONS_TOPIC}")[-1]
     adwatch_env = services["worker"]["environment"]
     assert env["TOPIC_PREFIX"] == adwatch_env["ADWATCH_TOPIC_PREFIX"]
     assert env["PARTITIONS"] == adwatch_env["ADWATCH_KAFKA__PARTITIONS"]
@@ -608,14 +612,15 @@ def test_kafka_topics_are_the_pipeline_topics() -> None:
         p["spec"]["replicas"] for p in k8s("KafkaNodePool") if "broker" in p["spec"]["roles"]
     )
     declared = {t["spec"]["topicName"]: t for t in k8s("KafkaTopic")}
-    changelogs = {f"{group}-{table}-changelog" for table in LINK_TABLES}
-    assert set(declared) == {prefix + name for name in topics.ALL} | changelogs
+    changelogs = {f"{group}-{table}-changelog" for table in TABLES}
+    subscriptions = prefix + topics.SUBSCRIPTIONS
+    assert set(declared) == {prefix + name for name in topics.ALL} | changelogs | {subscriptions}
     for name, topic in declared.items():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster, name
         assert topic["spec"]["partitions"] == partitions, name
         assert 2 <= topic["spec"]["replicas"] <= brokers, name
         compacted = topic["spec"]["config"].get("cleanup.policy") == "compact"
-        assert compacted == (name in changelogs), name
+        assert compacted == (name in changelogs or name == subscriptions), name
     # ads.raw outlives the longest linking window, so a replay can rebuild the tables.
     raw = declared[prefix + topics.RAW]["spec"]["config"]["retention.ms"]
     assert raw >= LinkConfig().retention.total_seconds() * 1000

@@ -237,6 +237,32 @@ def test_predicate_compiled_once_per_rule() -> None:
     assert len(compiled) == 2
 
 
+def test_sync_touches_only_what_changed() -> None:
+    compiled: list[SearchQuery] = []
+
+    def counting_factory(rule: SearchQuery) -> Predicate:
+        compiled.append(rule)
+        return standin_predicate_factory(rule)
+
+    s1, s2 = make_sub("s1", phones=[PHONE_A]), make_sub("s2", phones=[PHONE_B])
+    paused = make_sub("p", active=False, phones=[PHONE_A])
+    index = SubscriptionIndex(counting_factory, tokenize=words)
+    assert index.sync({"s1": s1, "s2": s2, "p": paused}) == 2
+    assert ids(index.matches(make_ad(phones=[PHONE_A]))) == ["s1"]
+    assert index.sync({"s1": s1, "s2": s2, "p": paused}) == 0  # nothing new: nothing compiled
+    assert len(compiled) == 2
+
+    moved = make_sub("s2", phones=[PHONE_A])
+    assert index.sync({"s1": s1, "s2": moved, "p": paused.model_copy(update={"active": True})}) == 2
+    assert ids(index.matches(make_ad(phones=[PHONE_A]))) == ["p", "s1", "s2"]
+    assert index.matches(make_ad(phones=[PHONE_B])) == []
+
+    assert index.sync({"s2": moved}) == 2  # s1 deleted, p deleted
+    assert ids(index.matches(make_ad(phones=[PHONE_A]))) == ["s2"]
+    assert index.sync({}) == 1 and len(index) == 0
+    assert index._by_key == {"phone": {}, "flag": {}, "term": {}}
+
+
 def test_five_thousand_phone_subscriptions_give_a_handful_of_candidates() -> None:
     subs = [make_sub(f"s{i}", phones=[f"+1702555{i:04d}"]) for i in range(5_000)]
     subs.append(make_sub("broad", min_score=0.9))

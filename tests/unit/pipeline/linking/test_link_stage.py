@@ -141,6 +141,34 @@ def test_replayed_ads_change_nothing() -> None:
     }
 
 
+def flag_ids(scored: list[EnrichedAd]) -> list[list[str]]:
+    return [sorted(f.id for f in s.flags) for s in scored]
+
+
+def test_a_replay_in_any_order_gives_every_ad_the_flags_it_had() -> None:
+    """An ad is scored with the ads up to its own event time, so a crash changes no flag."""
+    tables = Tables()
+    text = "Sweet company, {n} here for a few days. Text 702 555 0188 to meet, discreet."
+    cities = ["Dallas, TX", "Houston, TX", "Austin, TX", "Phoenix, AZ", "Tulsa, OK", "Waco, TX"]
+    names = ["Mia", "Ava", "Zoe", "Kim", "Eve", "Liv"]
+    stream = [
+        *ring_ads(5),
+        *(
+            ad(f"c{i}", text.format(n=n), location=city, minutes=8 * i)
+            for i, (n, city) in enumerate(zip(names, cities, strict=True))
+        ),
+    ]
+    first = [tables.run(a) for a in stream]
+    assert {"template_reuse", "phone_multi_city", "posting_burst"} <= {
+        i for ids in flag_ids(first) for i in ids
+    }
+    assert not any(i in ids for ids in flag_ids(first[:2]) for i in ("template_reuse",))
+    # the burst threshold (5 ads) is reached by the fifth ad of the phone, not before
+    assert ["posting_burst" in ids for ids in flag_ids(first[5:])] == [False] * 4 + [True] * 2
+    again = [tables.run(a) for a in reversed(stream)][::-1]  # replayed, the latest first
+    assert flag_ids(again) == flag_ids(first)
+
+
 def test_scoring_replaces_entity_flags_of_a_replayed_record() -> None:
     a = ring_ads(1)[0]
     stale = Flag(id="posting_burst")
