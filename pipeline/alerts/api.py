@@ -23,6 +23,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.alerts.store import SubscriptionStore
+from pipeline.indicators.scoring import INDICATOR_IDS
 from schemas.alerts import SUBSCRIPTION_ID, Channel, ChannelKind, Subscription
 from schemas.query import SearchQuery
 
@@ -169,12 +170,30 @@ def new_id(name: str) -> str:
     return f"{slug}-{suffix}" if slug else f"sub-{suffix}"
 
 
+def unknown_flags(rule: SearchQuery) -> str | None:
+    """Why ``rule`` names a flag no indicator raises (a typo would never match), or None."""
+    unknown = [
+        f for f in dict.fromkeys([*rule.flags_any, *rule.flags_all]) if f not in INDICATOR_IDS
+    ]
+    if not unknown:
+        return None
+    return (
+        f"unknown flag {', '.join(map(repr, unknown))}; known: {', '.join(sorted(INDICATOR_IDS))}"
+    )
+
+
 def build(values: dict[str, Any]) -> Subscription:
     """A `Subscription` from ``values``; pydantic's errors become a 422 answer."""
     try:
-        return Subscription.model_validate(values)
+        sub = Subscription.model_validate(values)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+    problem = unknown_flags(sub.rule)
+    if problem is not None:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "rule"), "msg": problem, "input": None}]
+        )
+    return sub
 
 
 def create_api(store: SubscriptionStore, keys: ApiKeys) -> FastAPI:

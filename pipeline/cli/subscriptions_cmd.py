@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from pipeline.alerts.api import SubscriptionOut, new_id
+from pipeline.alerts.api import SubscriptionOut, new_id, unknown_flags
 from pipeline.alerts.store import StoreError, SubscriptionStore, ensure_subscription_topic
 from pipeline.cli.common import broker_address, fail, say, settings_or_exit
 from pipeline.cli.index_access import normalized_phone
@@ -185,6 +185,9 @@ def add(
         )
     except ValidationError as exc:
         fail(_invalid(exc))
+    problem = unknown_flags(sub.rule)
+    if problem is not None:
+        fail(f"--flag: {problem}")
     with _store(bootstrap) as store:
         if store.get(sub.id) is not None:
             fail(f"--id: subscription {sub.id!r} already exists")

@@ -154,6 +154,10 @@ def test_cli_add_list_pause_resume_test_delete(
         "--mask-phones", "--digest-every", "1h", "--id", "vegas",
     )  # fmt: skip
     assert "added vegas" in out
+    typo = run(
+        "add", "--name", "t", "--owner", "a", "--flag", "youth_langauge", "--file", "x", code=2
+    )
+    assert "--flag: unknown flag 'youth_langauge'" in typo
     generated = run("add", "--name", "Bob's Search!", "--owner", "bob", "--email", "b@ex.org")
     bob_id = generated.split()[-1]
     assert bob_id.startswith("bob-s-search-")
@@ -270,6 +274,14 @@ def test_api_auth_ownership_validation_and_secrets(
     assert invalid.status_code == 422 and "'since' must be before 'until'" in invalid.text
     invalid = client.patch(f"/subscriptions/{sub_id}", json={"realert_after": -5}, headers=alice)
     assert invalid.status_code == 422 and "realert_after must be positive" in invalid.text
+    typo = client.post(
+        "/subscriptions", json=body(rule={"flags_any": ["youth_langauge"]}), headers=alice
+    )
+    assert typo.status_code == 422 and "unknown flag 'youth_langauge'" in typo.text
+    typo = client.patch(
+        f"/subscriptions/{sub_id}", json={"rule": {"flags_all": ["nope"]}}, headers=alice
+    )
+    assert typo.status_code == 422 and "unknown flag 'nope'" in typo.text
 
     paused = client.post(f"/subscriptions/{sub_id}/pause", headers=alice)
     assert paused.status_code == 200 and paused.json()["active"] is False
