@@ -9,7 +9,9 @@
 
 Enrichment extracts phones and entities and raises the content flags; linking
 (`pipeline.link_agents`) adds the entity-level flags, the template cluster and the score;
-the index agents write scored ads and phone entity records to the sink.
+the index agents write scored ads and phone entity records to the sink. Each ad is matched
+against the saved searches as it is scored, and the notify agent delivers the alerts
+(`pipeline.alert_agents`).
 
 Delivery is at-least-once: an event is acked only after its output is handed to the
 producer (which faust flushes before every offset commit) or, for the sink, after the
