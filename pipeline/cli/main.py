@@ -21,6 +21,7 @@ def _register() -> None:
         bench_cmd,
         config_cmd,
         connectors_cmd,
+        deadletter_cmd,
         entities_cmd,
         eval_cmd,
         extract_cmd,
@@ -46,6 +47,7 @@ def _register() -> None:
         setup_cmd,
         subscriptions_cmd,
         api_cmd,
+        deadletter_cmd,
     ):
         module.register(app)
 
