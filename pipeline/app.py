@@ -32,7 +32,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from pipeline import topics
+from pipeline import faust_fixes, topics
 from pipeline.alert_agents import add_alert_agents
 from pipeline.deadletter import error_headers
 from pipeline.enrich import STAGE_ENRICH, STAGE_VALIDATE, enrich, parse_raw
@@ -67,6 +67,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     """Build the faust app for ``settings``; ``settings.kafka.bootstrap`` must be set."""
     if not settings.kafka.bootstrap:
         raise ValueError("create_app needs settings.kafka.bootstrap (the broker address)")
+    faust_fixes.apply()  # re-read records a broker shows out of order (pipeline.faust_fixes)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     brokers = ";".join(f"kafka://{b.strip()}" for b in settings.kafka.bootstrap.split(","))
     app = faust.App(

@@ -1,0 +1,179 @@
+"""Make faust-streaming 0.15.3 re-read a record it did not get, instead of skipping it.
+
+faust treats a jump in the offsets it is handed (offset 375 right after 373) as records
+that do not exist (compaction, transaction markers) and counts them as acked, so the next
+commit moves past them. On our topics every offset is a record. A broker that makes records
+visible out of order shows such a jump for a record that does exist: Tansu, the embedded
+broker, does this under concurrent produce requests (measured: a reader of a partition
+written by two producers saw 375 before 374 twice in 10,000 records), and the worker then
+lost every record in the jump (hundreds of ads in a restart test). Kafka never shows a
+consumer a record above one it has not yet made readable.
+
+`apply()` patches the consumer class, once, for the pinned faust version only:
+
+- `_drain_messages` (the fetch loop): on a jump in a topic whose records are acked, it
+  seeks back to the first missing offset and hands nothing on until that record comes;
+  after `HOLE_GIVE_UP_SECONDS` of trying it falls back to faust's behaviour, logged as an
+  error (a real hole);
+- `perform_seek`: records the committed offset as "next to read" (faust records it as the
+  last one read, so a jump right after a restart went unseen by one record);
+- `_new_offset`: never commits past a record not yet acked at the head of a partition
+  (faust let one such record through);
+- `ack`: ignores the ack of a record a stream skipped without processing it because the
+  flow was stopped (faust acks those, so the commit at a graceful shutdown or a rebalance
+  moved past every record still waiting in a stream's buffer: the restart test lost the
+  link hops that were queued when the worker stopped).
+
+Everything else is faust's code as released (see ``faust/transport/consumer.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from time import monotonic
+from typing import Any
+
+import faust
+from faust.transport import consumer as faust_consumer
+from faust.types import TP
+
+log = logging.getLogger("adwatch.consumer")
+
+FAUST_VERSION = "0.15.3"
+HOLE_GIVE_UP_SECONDS = 60.0
+_APPLIED = "_adwatch_refetch_applied"
+
+
+def apply() -> None:
+    """Patch faust's consumer (idempotent); refuses any faust but the pinned one."""
+    if faust.__version__ != FAUST_VERSION:
+        raise RuntimeError(
+            f"pipeline.faust_fixes is written for faust-streaming {FAUST_VERSION}, "
+            f"found {faust.__version__}: check the patched methods against the new release"
+        )
+    cls: Any = faust_consumer.Consumer
+    if getattr(cls, _APPLIED, False):
+        return
+    original_new_offset = cls._new_offset
+    original_ack = cls.ack
+
+    def ack(self: Any, message: Any) -> bool:
+        if not getattr(message, "tracked", True):
+            return False  # skipped while the flow was stopped, never processed: re-read later
+        result: bool = original_ack(self, message)
+        return result
+
+    def _new_offset(self: Any, tp: TP) -> int | None:
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        if acked and committed is not None and not self._gap[tp] and min(acked) > committed:
+            return None  # the record at `committed` is not acked yet: keep it uncommitted
+        result: int | None = original_new_offset(self, tp)
+        return result
+
+    cls._drain_messages = _drain_messages
+    cls.ack = ack
+    cls.perform_seek = _perform_seek
+    cls._new_offset = _new_offset
+    setattr(cls, _APPLIED, True)
+
+
+async def _perform_seek(self: Any) -> None:
+    """Seek every partition to its committed offset; the record before it is the last read."""
+    committed: Mapping[Any, int | None] = await self.seek_to_committed()
+    for raw_tp, offset in committed.items():
+        tp = faust_consumer.ensure_TP(raw_tp)
+        if offset is None or offset <= 0:
+            self._read_offset[tp] = None
+        else:
+            self._read_offset[tp] = offset - 1
+        if offset is not None:
+            self._committed_offset[tp] = offset if offset else None
+
+
+async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - fetch loop
+    """The fetch loop of faust, except that a jump in offsets is re-read (module doc)."""
+    callback = self.callback
+    getmany = self.getmany
+    consumer_should_stop = self._stopped.is_set
+    fetcher_should_stop = fetcher._stopped.is_set
+    get_read_offset = self._read_offset.__getitem__
+    set_read_offset = self._read_offset.__setitem__
+    set_flag = self.diag.set_flag
+    unset_flag = self.diag.unset_flag
+    flag_consumer_fetching = faust_consumer.CONSUMER_FETCHING
+    commit_every = self._commit_every
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    waiting: dict[TP, tuple[int, float]] = {}  # tp -> (missing offset, since)
+
+    yield_every = 100
+    num_since_yield = 0
+    sleep = asyncio.sleep
+    try:
+        while not (consumer_should_stop() or fetcher_should_stop()):
+            set_flag(flag_consumer_fetching)
+            ait = getmany(timeout=1.0)
+            await self.sleep(0)
+            sought: set[TP] = set()  # seek at most once per partition per fetch
+            if not self.should_stop:
+                async for tp, message in ait:
+                    num_since_yield += 1
+                    if num_since_yield > yield_every:
+                        await sleep(0)
+                        num_since_yield = 0
+                    offset = message.offset
+                    r_offset = get_read_offset(tp)
+                    if r_offset is None or offset >= r_offset:
+                        if (
+                            r_offset is not None
+                            and offset > r_offset + 1
+                            and acks_enabled_for(message.topic)
+                        ):
+                            missing = r_offset + 1
+                            before = waiting.get(tp)
+                            since = before[1] if before and before[0] == missing else monotonic()
+                            if monotonic() - since < HOLE_GIVE_UP_SECONDS:
+                                waiting[tp] = (missing, since)
+                                if tp not in sought:
+                                    sought.add(tp)
+                                    log.warning(
+                                        "%s: got offset %d while %d is due; re-reading from %d",
+                                        tp,
+                                        offset,
+                                        missing,
+                                        missing,
+                                    )
+                                    await self._seek(tp, missing)
+                                continue
+                            log.error(
+                                "%s: offsets %d..%d never came in %.0fs; moving on without them",
+                                tp,
+                                missing,
+                                offset - 1,
+                                HOLE_GIVE_UP_SECONDS,
+                            )
+                            await self._add_gap(tp, missing, offset)
+                        waiting.pop(tp, None)
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                        set_read_offset(tp, offset)
+                unset_flag(flag_consumer_fetching)
+    except self.consumer_stopped_errors:
+        if self.transport.app.should_stop:
+            self.log.info("Broker stopped consumer, shutting down...")
+            return
+        raise
+    except asyncio.CancelledError:
+        if self.transport.app.should_stop:
+            self.log.info("Consumer shutting down for user cancel.")
+            return
+        raise
+    except Exception as exc:
+        self.log.exception("Drain messages raised: %r", exc)
+        raise
+    finally:
+        unset_flag(flag_consumer_fetching)
