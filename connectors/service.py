@@ -1,17 +1,31 @@
-"""Connectors as a running service: state store + producer + runner, wired from settings."""
+"""Connectors as a running service: state store + producer + runner, wired from settings.
+
+With ``monitoring.connectors_http_port`` set, the process also serves ``/metrics`` (each
+connector's polls, ads, published, problems and errors, read from the runner's counts at
+scrape time) and ``/healthz`` on that port, recorded under ``DATA_DIR/run/workers``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.base import ConnectorContext, Report
+from connectors.base import ConnectorContext, ConnectorError, Report
 from connectors.config import ConnectorSpec, build
 from connectors.producer import AdProducer
 from connectors.runner import ConnectorRunner
 from connectors.state import SourceState
+from pipeline.metrics import ConnectorStatsCollector, new_registry
 from pipeline.settings import Settings
+from pipeline.worker_http import (
+    EndpointServer,
+    json_response,
+    metrics_route,
+    remove_endpoint,
+    write_endpoint,
+)
 
 
 @contextmanager
@@ -39,12 +53,46 @@ def open_runner(
             base_dir=base_dir,
             user_agent=settings.connectors.user_agent,
         )
+        server: EndpointServer | None = None
+        endpoint: Path | None = None
         try:
+            server, endpoint = _serve_metrics(settings, runner)
             for spec in specs:
                 runner.add(build(spec, ctx), spec.every_seconds)
             yield runner
         finally:
+            if server is not None:
+                server.stop()
+                remove_endpoint(endpoint)
             runner.close()
             # Whatever failed on the way was re-sent or is still unmarked (sent next run):
             # a failure count here is no reason to raise on the way out.
             producer.close(raise_on_failure=False)
+
+
+def _serve_metrics(
+    settings: Settings, runner: ConnectorRunner
+) -> tuple[EndpointServer | None, Path | None]:
+    """The connectors' metrics server, when ``monitoring.connectors_http_port`` is set."""
+    port = settings.monitoring.connectors_http_port
+    if port is None:
+        return None, None
+    registry = new_registry()
+    registry.register(ConnectorStatsCollector(lambda: runner.stats))
+
+    def healthz() -> tuple[int, str, bytes]:
+        stats = [
+            {"name": s.name, "published": s.published, "errors": s.errors} for s in runner.stats
+        ]
+        return json_response(True, {"ok": True, "state": "running", "connectors": stats})
+
+    routes = {"/metrics": metrics_route(registry), "/healthz": healthz, "/readyz": healthz}
+    try:
+        server = EndpointServer(settings.monitoring.http_host, port, routes).start()
+    except OSError as exc:
+        raise ConnectorError(
+            f"cannot serve the connectors' metrics on {settings.monitoring.http_host}:{port} "
+            f"({exc}); set ADWATCH_MONITORING__CONNECTORS_HTTP_PORT to a free port or unset it"
+        ) from None
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    return server, write_endpoint(settings.data_dir, "connectors", server.url, started)

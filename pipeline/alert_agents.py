@@ -52,6 +52,7 @@ from pipeline.alerts.matching import (
 )
 from pipeline.alerts.store import StoreError, SubscriptionStore, TopicMissing
 from pipeline.errors import InvalidRecord
+from pipeline.observe import Observer
 from pipeline.settings import Settings
 from schemas import EnrichedAd
 from schemas.alerts import Alert, Digest, Subscription, alert_id
@@ -159,11 +160,16 @@ class SubscriptionView:
 
 
 def add_alert_agents(
-    app: faust.App, settings: Settings, topic: Callable[..., Any], dead_letter: DeadLetter
+    app: faust.App,
+    settings: Settings,
+    topic: Callable[..., Any],
+    dead_letter: DeadLetter,
+    observer: Observer,
 ) -> MatchAd:
     """Add the notify agent, its tables and timer to ``app``; return the matcher.
 
-    The link stage awaits the returned ``match_ad(ad)`` for every ad it scores.
+    The link stage awaits the returned ``match_ad(ad)`` for every ad it scores; ``observer``
+    counts the notify agent's records and each channel's delivered and failed alerts.
     """
     alerts = topic(topics.ALERTS)
 
@@ -178,7 +184,9 @@ def add_alert_agents(
 
     alerted, digests = table("alerted"), table("digests")
     io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="adwatch-notify")
-    view = SubscriptionView(settings, io)
+    # its own thread: deliveries waiting out a backoff must not delay the subscriptions' refresh
+    store_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adwatch-subs")
+    view = SubscriptionView(settings, store_io)
     delivery_log = DeliveryLog(settings.delivery_log_path)
 
     async def match_ad(ad: EnrichedAd) -> None:
@@ -216,6 +224,8 @@ def add_alert_agents(
                 for channel in sub.channels
             )
         )
+        for channel, ok in zip(sub.channels, results, strict=True):
+            observer.metrics.alerts(channel.kind, len(batch), delivered=bool(ok))
         failed = [masked_target(c) for c, ok in zip(sub.channels, results, strict=True) if not ok]
         if failed:
             raise Undelivered(
@@ -278,7 +288,9 @@ def add_alert_agents(
 
     @app.agent(alerts, name="adwatch.notify")
     async def notify_agent(stream: Any) -> None:
+        counted = observer.stage("notify")
         async for event in stream.events():
+            counted.received()
             try:
                 await view.ready()
                 message = AlertsMessage.validate_json(event.message.value or b"")
@@ -292,6 +304,7 @@ def add_alert_agents(
                     await on_digest(message)
                 else:
                     await on_alert(key, message)
+                counted.passed()
             except ValidationError as exc:
                 await dead_letter(event, STAGE_NOTIFY, InvalidRecord.from_validation(exc))
             except (InvalidRecord, Undelivered) as exc:
@@ -302,8 +315,8 @@ def add_alert_agents(
 
     @app.on_before_shutdown.connect
     async def close_view(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        await asyncio.get_running_loop().run_in_executor(io, view.close)
-        io.shutdown(wait=False)
+        # Agents still run after this signal (faust stops them next): leave `io` to them.
+        await asyncio.get_running_loop().run_in_executor(store_io, view.close)
 
     _ = (refresh_subscriptions, notify_agent, close_view)
     return match_ad

@@ -17,6 +17,10 @@ Delivery is at-least-once: an event is acked only after its output is handed to 
 producer (which faust flushes before every offset commit) or, for the sink, after the
 batch holding it is written. Sinks overwrite by ad key, so redelivery after a crash
 neither loses nor duplicates an ad.
+
+Every agent counts its records in and out through the `Observer` (`pipeline.observe`:
+metrics, health endpoints); a record about to be dead-lettered passes the dead-letter cap
+first, which halts the worker (exit 78) instead of dead-lettering a whole stream.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import asyncio
 import logging
 import os
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -39,6 +44,7 @@ from pipeline.enrich import STAGE_ENRICH, STAGE_VALIDATE, enrich, parse_raw
 from pipeline.errors import InvalidRecord, RetriableError
 from pipeline.indicators.assess import indicator_setup
 from pipeline.link_agents import add_link_agents
+from pipeline.observe import Observer
 from pipeline.settings import Settings
 from pipeline.sinks import Rejected, Sink
 from schemas import EnrichedAd, PhoneEntity
@@ -63,8 +69,13 @@ def default_sink(settings: Settings) -> Sink:
     return SQLiteIndex.open(settings.index_path)
 
 
-def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> faust.App:
-    """Build the faust app for ``settings``; ``settings.kafka.bootstrap`` must be set."""
+def create_app(
+    settings: Settings, sink_factory: SinkFactory = default_sink, observer: Observer | None = None
+) -> faust.App:
+    """Build the faust app for ``settings``; ``settings.kafka.bootstrap`` must be set.
+
+    ``observer`` (metrics, dead-letter cap, health endpoints) is made from settings if not given.
+    """
     if not settings.kafka.bootstrap:
         raise ValueError("create_app needs settings.kafka.bootstrap (the broker address)")
     faust_fixes.apply()  # re-read records a broker shows out of order (pipeline.faust_fixes)
@@ -89,6 +100,8 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
         datadir=str(settings.data_dir / "faust"),
         broker_credentials=_credentials(settings),
     )
+    observer = observer or Observer(settings)
+    observer.attach(app)
 
     def topic(*names: str) -> Any:
         return app.topic(
@@ -116,6 +129,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
             exc=exc,
             details=details,
         )
+        await observer.dead(msg.topic, stage, exc)  # halts here if the cap trips
         log.warning(
             "dead-lettered %s[%s]@%s at stage %s: %s",
             msg.topic, msg.partition, msg.offset, stage, str(exc)[:300],
@@ -125,7 +139,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     @app.agent(raw, name="adwatch.enrich")
     async def enrich_agent(stream: Any) -> None:
         default_region = settings.pipeline.default_region
+        counted = observer.stage("enrich")
         async for event in stream.events():
+            counted.received()
             # Catch per message: an exception escaping an agent kills it quietly and
             # faust acks the message anyway (faust-streaming/faust#175).
             try:
@@ -140,6 +156,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                 await dead_letter(event, STAGE_ENRICH, exc)
                 continue
             await enriched.send(key=ad.key.encode(), value=out.model_dump_json().encode())
+            counted.passed()
 
     # The sink runs in one dedicated thread: the SQLite connection lives there, and
     # slow index writes do not block the event loop (heartbeats, fetches).
@@ -149,8 +166,8 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     async def run_in_sink_thread(fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
-    match_ad = add_alert_agents(app, settings, topic, dead_letter)
-    add_link_agents(app, settings, topic, dead_letter, weights, on_scored=match_ad)
+    match_ad = add_alert_agents(app, settings, topic, dead_letter, observer)
+    add_link_agents(app, settings, topic, dead_letter, weights, observer, on_scored=match_ad)
 
     opening = asyncio.Lock()  # both index agents share one sink, opened once
 
@@ -161,6 +178,7 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                     sink_holder.append(await run_in_sink_thread(sink_factory, settings))
                 except Exception:
                     log.critical("cannot open the index sink; exiting", exc_info=True)
+                    observer.exiting()
                     logging.shutdown()
                     os._exit(EXIT_SINK_FAILED)
         return sink_holder[0]
@@ -170,7 +188,9 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
     @app.agent(scored, name="adwatch.index")
     async def index_agent(stream: Any) -> None:
         sink = await open_sink()
+        counted = observer.stage("index")
         async for events in stream.take_events(size, within=within):
+            counted.received(len(events))
             batch: list[EnrichedAd] = []
             valid_events: list[Any] = []
             for event in events:
@@ -180,27 +200,40 @@ def create_app(settings: Settings, sink_factory: SinkFactory = default_sink) -> 
                 except ValidationError as exc:
                     await dead_letter(event, STAGE_INDEX, InvalidRecord.from_validation(exc))
             by_key = {ad.key: event for ad, event in zip(batch, valid_events, strict=True)}
-            rejected = await _write_with_retry(sink.write, sink.name, batch, run_in_sink_thread)
+            rejected = await _write_with_retry(
+                sink.write, sink.name, batch, run_in_sink_thread, observer, "ads"
+            )
             await dead_letter_rejected(rejected, by_key)
+            counted.passed(len(valid_events) - len(rejected))
             # take_events acks the batch when this iteration ends: only after the write.
 
     @app.agent(entity_records, name="adwatch.index-entities")
     async def entity_index_agent(stream: Any) -> None:
         sink = await open_sink()
+        counted = observer.stage("index_entities")
         async for events in stream.take_events(size, within=within):
+            counted.received(len(events))
             batch: dict[str, PhoneEntity] = {}  # the newest record of each phone
             newest: dict[str, Any] = {}
+            invalid = 0
             for event in events:
                 try:
                     entity = PhoneEntity.model_validate_json(event.message.value or b"")
                 except ValidationError as exc:
                     await dead_letter(event, STAGE_INDEX, InvalidRecord.from_validation(exc))
+                    invalid += 1
                     continue
                 batch[entity.phone], newest[entity.phone] = entity, event
             rejected = await _write_with_retry(
-                sink.write_entities, sink.name, list(batch.values()), run_in_sink_thread
+                sink.write_entities,
+                sink.name,
+                list(batch.values()),
+                run_in_sink_thread,
+                observer,
+                "entities",
             )
             await dead_letter_rejected(rejected, newest)
+            counted.passed(len(events) - invalid - len(rejected))
 
     async def dead_letter_rejected(rejected: list[Rejected], events: dict[str, Any]) -> None:
         for r in rejected:
@@ -226,26 +259,36 @@ async def _write_with_retry(
     name: str,
     batch: Sequence[Any],
     run: Callable[..., Any],
+    observer: Observer,
+    kind: str,
 ) -> list[Rejected]:
     """Write ``batch``, backing off while the sink is unavailable (back-pressure).
 
     Returns the records the sink refused for good. Anything but `RetriableError` means we
     do not know what was stored: exit the process at once, before the batch is acked, so
-    the records are redelivered.
+    the records are redelivered. While it retries, the worker's liveness says it waits for
+    the sink (a restart would not help); a write that hangs is a stall, and liveness fails.
     """
     if not batch:
         return []
     delay = 0.5
+    seconds = observer.metrics.sink_seconds.labels(name, kind)
     while True:
+        started = time.perf_counter()
         try:
             rejected: list[Rejected] = await run(write, batch)
+            seconds.observe(time.perf_counter() - started)
+            observer.sink_waiting(None)
             return rejected
         except RetriableError as exc:
             log.warning("sink %s unavailable (%s); retrying in %.1fs", name, exc, delay)
+            observer.metrics.sink_retries.labels(name, kind).inc()
+            observer.sink_waiting(f"{name}: {str(exc)[:200]}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, SINK_RETRY_MAX_SECONDS)
         except Exception:
             log.critical("sink %s failed; exiting without acking the batch", name, exc_info=True)
+            observer.exiting()
             logging.shutdown()
             os._exit(EXIT_SINK_FAILED)
 

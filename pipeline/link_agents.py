@@ -40,6 +40,7 @@ from pipeline.linking.stage import (
     template_notes,
 )
 from pipeline.linking.templates import Bucket
+from pipeline.observe import Observer
 from pipeline.settings import Settings
 from schemas import EnrichedAd, PhoneEntity
 
@@ -55,11 +56,13 @@ def add_link_agents(
     topic: Callable[..., Any],
     dead_letter: DeadLetter,
     weights: Weights,
+    observer: Observer,
     on_scored: Callable[[EnrichedAd], Awaitable[None]] | None = None,
 ) -> None:
     """Add the route and link agents, and their tables, to ``app``.
 
-    ``on_scored`` (alert matching) is awaited for each ad after it is sent to ``ads.scored``.
+    ``on_scored`` (alert matching) is awaited for each ad after it is sent to ``ads.scored``;
+    ``observer`` counts records in and out of both agents and the flags of scored ads.
     """
     cfg = settings.linking
     enriched, links = topic(topics.ENRICHED), topic(topics.LINKS)
@@ -86,6 +89,8 @@ def add_link_agents(
 
     async def emit(ad: EnrichedAd) -> None:
         await scored.send(key=ad.key.encode(), value=ad.model_dump_json().encode())
+        for flag in ad.flags:
+            observer.metrics.flag(flag.id)
         if on_scored is not None:
             await on_scored(ad)
         for note in template_notes(ad):  # its phones' entity records get template_reuse
@@ -98,7 +103,9 @@ def add_link_agents(
 
     @app.agent(enriched, name="adwatch.route")
     async def route_agent(stream: Any) -> None:
+        counted = observer.stage("route")
         async for event in stream.events():
+            counted.received()
             try:
                 ad = EnrichedAd.model_validate_json(event.message.value or b"")
                 trip = start_trip(ad, cfg)
@@ -106,6 +113,7 @@ def add_link_agents(
                     await emit(scored_ad(ad, [], weights, cfg))
                 else:
                     await send_on(trip)
+                counted.passed()
             except ValidationError as exc:
                 await dead_letter(event, STAGE_LINK, InvalidRecord.from_validation(exc))
             except Exception as exc:  # a bug on one record: keep it, keep going
@@ -114,7 +122,9 @@ def add_link_agents(
 
     @app.agent(links, name="adwatch.link")
     async def link_agent(stream: Any) -> None:
+        counted = observer.stage("link")
         async for event in stream.events():
+            counted.received()
             try:
                 message = LinkMessage.validate_json(event.message.value or b"")
                 key = message.link_key if isinstance(message, TemplateNote) else message.key
@@ -126,6 +136,7 @@ def add_link_agents(
                     after = noted(before, message, cfg)
                     if after is not None:
                         await store(after)
+                    counted.passed()
                     continue
                 if key.startswith(PHONE_PREFIX):
                     stored = phones.get(key.encode())
@@ -138,6 +149,7 @@ def add_link_agents(
                     after_bucket, result = at_band(bucket, message, cfg)
                     buckets[key.encode()] = after_bucket.model_dump_json().encode()
                 await send_on(advance(message, result))
+                counted.passed()
             except ValidationError as exc:
                 await dead_letter(event, STAGE_LINK, InvalidRecord.from_validation(exc))
             except InvalidRecord as exc:

@@ -186,6 +186,70 @@ class ConnectorSettings(BaseModel):
     )
 
 
+class MonitoringSettings(BaseModel):
+    """Health and metrics endpoints of the worker, the stall rule and the dead-letter cap."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    http_enabled: bool = Field(
+        default=True, description="serve /metrics, /healthz, /readyz and /status from the worker"
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="address the endpoints listen on; 0.0.0.0 in a container",
+    )
+    http_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="0 = any free port, recorded under DATA_DIR/run/workers for `adwatch status`",
+    )
+    stall_seconds: float = Field(
+        default=180.0,
+        ge=2.0,
+        le=86_400.0,
+        description=(
+            "liveness fails when an assigned partition has lag but its committed offset has "
+            "not moved for this long (or the event loop has not run for this long)"
+        ),
+    )
+    lag_interval_seconds: float = Field(
+        default=10.0, ge=0.5, le=600.0, description="how often the worker measures its lag"
+    )
+    deadletter_max_ratio: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "the worker halts when more than this share of the last `deadletter_window` "
+            "records of a stage were dead-lettered; 1 turns the cap off"
+        ),
+    )
+    deadletter_window: int = Field(
+        default=1000,
+        ge=10,
+        le=1_000_000,
+        description="records per stage the cap looks at; it never trips on fewer",
+    )
+    connectors_http_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve the connectors' /metrics on this port (0 = any); unset = not served",
+    )
+
+    @model_validator(mode="after")
+    def _stall_spans_measurements(self) -> MonitoringSettings:
+        if self.stall_seconds < 2 * self.lag_interval_seconds:
+            raise ValueError(
+                "stall_seconds must be at least twice lag_interval_seconds (and well above "
+                "faust's commit interval of 2.8 s), or every pause between two commits "
+                "looks like a stall"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Effective adwatch settings; build with `load_settings` to get readable errors."""
 
@@ -207,6 +271,7 @@ class Settings(BaseSettings):
     linking: LinkConfig = LinkConfig()
     alerts: NotifierSettings = NotifierSettings()
     connectors: ConnectorSettings = ConnectorSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -5,11 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import httpx
 
 from pipeline.broker import worker_env
+from pipeline.deadletter_cap import EXIT_DEADLETTER_CAP, Halt, read_halt
 from pipeline.processes import stop_process
 from pipeline.settings import Settings
+from pipeline.worker_http import read_endpoints
 
 
 class WorkerProcess:
@@ -37,6 +41,40 @@ class WorkerProcess:
     def alive(self) -> bool:
         """Whether the process is running."""
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def halted(self) -> Halt | None:
+        """Why the dead-letter cap stopped the worker, if that is how it exited."""
+        if self.returncode != EXIT_DEADLETTER_CAP:
+            return None
+        return read_halt(self.settings.data_dir) or Halt(
+            reason="the dead-letter cap halted it (no halt file; see the worker log)",
+            stage="?",
+            max_ratio=self.settings.monitoring.deadletter_max_ratio,
+            window=self.settings.monitoring.deadletter_window,
+            at="?",
+            pid=self.pid or 0,
+        )
+
+    @property
+    def url(self) -> str | None:
+        """The worker's health and metrics endpoint, once it has recorded it."""
+        pid = self.pid
+        for endpoint in read_endpoints(self.settings.data_dir, "worker"):
+            if endpoint.pid == pid and self.alive:
+                return endpoint.url
+        return None
+
+    def health(self, timeout: float = 0.5) -> dict[str, Any] | None:
+        """The worker's ``/status`` (see `pipeline.health.status_body`), or None."""
+        url = self.url
+        if url is None:
+            return None
+        try:
+            body: dict[str, Any] = httpx.get(f"{url}/status", timeout=timeout).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        return body
 
     def start(self) -> WorkerProcess:
         """Start the worker (its own session, so a terminal Ctrl-C reaches only us)."""

@@ -29,12 +29,14 @@ def _register() -> None:
         schemas_cmd,
         search_cmd,
         setup_cmd,
+        status_cmd,
         subscriptions_cmd,
         up_cmd,
     )
 
     for module in (
         up_cmd,
+        status_cmd,
         ingest_cmd,
         connectors_cmd,
         extract_cmd,

@@ -23,6 +23,7 @@ from pipeline import topics
 from pipeline.alerts.store import ensure_subscription_topic
 from pipeline.broker import BrokerError, broker_for, ensure_topics
 from pipeline.cli.common import console, fail, settings_or_exit
+from pipeline.deadletter_cap import clear_halt
 from pipeline.monitor import Progress, TopicMonitor
 from pipeline.runfile import remove_runfile, running_broker, write_runfile
 from pipeline.settings import Settings
@@ -114,6 +115,7 @@ def _panel(
     feeder: _Feeder | None,
     sources: _Sources | None,
     note: str,
+    health: str,
 ) -> Table:
     table = Table(title="adwatch — embedded stack (Ctrl-C to stop)", show_header=False)
     table.add_column(style="bold")
@@ -124,6 +126,7 @@ def _panel(
     rows: list[tuple[str, str]] = [
         ("broker", bootstrap + ("" if settings.kafka.bootstrap else "  (embedded Tansu)")),
         ("worker", state + (f", started {worker.starts}×" if worker.starts > 1 else "")),
+        ("health", health),
         ("index", str(settings.index_path)),
         ("ingested", str(rec.get(topics.RAW, 0))),
         ("enriched", str(rec.get(topics.ENRICHED, 0))),
@@ -207,9 +210,36 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _health(worker: WorkerProcess) -> str:
+    """The worker's liveness and readiness from its endpoint, and where the metrics are."""
+    if not worker.alive:
+        return "–"
+    body = worker.health()
+    if body is None:
+        return "starting (no health endpoint yet)"
+    live, ready = body.get("live", {}), body.get("ready", {})
+    words = [ready.get("state", "?"), "live" if live.get("ok") else live.get("state", "?")]
+    reasons = [*live.get("reasons", []), *ready.get("reasons", [])]
+    text = ", ".join(words) + f"  ·  {worker.url}/metrics"
+    return text + (f"  ({'; '.join(reasons)})" if reasons else "")
+
+
+def _halt_note(worker: WorkerProcess) -> str:
+    halt = worker.halted
+    assert halt is not None
+    return (
+        f"worker HALTED, not restarted: {halt.reason}. Look at the dead letters "
+        "(`adwatch status`, the dead-letter topic), fix the cause, then run `adwatch up` "
+        "again; to process the records anyway, raise ADWATCH_MONITORING__DEADLETTER_MAX_RATIO "
+        f"(log: {worker.log_path})"
+    )
+
+
 def _status_line(progress: Progress, indexed: int | None, worker: WorkerProcess) -> str:
     rec = progress.records
     state = "running" if worker.alive else f"exited({worker.returncode})"
+    if worker.halted is not None:
+        state = "halted"
     return (
         f"worker={state} ingested={rec.get(topics.RAW, 0)} enriched={rec.get(topics.ENRICHED, 0)}"
         f" scored={rec.get(topics.SCORED, 0)} dead-lettered={rec.get(topics.DEADLETTER, 0)}"
@@ -227,6 +257,7 @@ def _run(
     refresh: float,
 ) -> None:
     _interrupt_on_sigterm()
+    clear_halt(settings.data_dir)  # a person started the stack again: that is the decision
     worker = WorkerProcess(settings, bootstrap).start()
     monitor = TopicMonitor(settings, bootstrap).start()
     feeder = _Feeder(settings, bootstrap, files) if files else None
@@ -244,7 +275,14 @@ def _run(
     try:
         with live:
             while True:
-                if not worker.alive:
+                if not worker.alive and worker.halted is not None:
+                    # The dead-letter cap stopped it: restarting would drain the stream
+                    # into the dead-letter topic a window at a time. Say why and wait.
+                    if not note.startswith("worker HALTED"):
+                        note = _halt_note(worker)
+                        if not interactive:
+                            console.print(note, markup=False, highlight=False)
+                elif not worker.alive:
                     now = time.monotonic()
                     if restart_at == 0.0:
                         restart_at = now + backoff
@@ -260,9 +298,18 @@ def _run(
                         note = f"worker restarted ({worker.starts} starts in all)"
                 progress, indexed = monitor.snapshot(), indexed_count(settings.index_path)
                 if interactive:
+                    health = _health(worker)
                     live.update(
                         _panel(
-                            settings, bootstrap, worker, progress, indexed, feeder, sources, note
+                            settings,
+                            bootstrap,
+                            worker,
+                            progress,
+                            indexed,
+                            feeder,
+                            sources,
+                            note,
+                            health,
                         )
                     )
                 else:

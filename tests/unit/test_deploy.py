@@ -6,7 +6,11 @@
 - the image: deploy/Dockerfile runs `python -m pipeline.worker` as a non-root user;
 - Kubernetes: every core-API object validated by kubernetes-validate (offline schemas,
   strict) for `K8S_VERSION`; the Strimzi and ECK resources by the keys adwatch relies on;
-  topics, partitions, replicas and service names agreeing across files and with the code.
+  topics, partitions, replicas and service names agreeing across files and with the code;
+- monitoring: the workers' probes and scrape targets use the port and paths the worker
+  serves; every metric the Prometheus alerts and the Grafana dashboard query exists in
+  adwatch's registry; the dashboard is a well-formed Grafana dashboard whose template
+  variables resolve.
 
 Every `ADWATCH_*` name in these files must be a real setting: the valid names are built by
 walking `pipeline.settings.Settings`, so a typo fails here instead of being ignored.
@@ -15,6 +19,7 @@ walking `pipeline.settings.Settings`, so a typo fails here instead of being igno
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -28,7 +33,9 @@ from pydantic import BaseModel
 
 from pipeline import topics
 from pipeline.linking.config import LinkConfig
+from pipeline.metrics import ConnectorStatsCollector, WorkerMetrics, exposed_names, new_registry
 from pipeline.settings import CONFIG_ENV, Settings, load_settings
+from pipeline.worker_http import HEALTHZ, METRICS, READYZ
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -37,6 +44,8 @@ K8S = DEPLOY / "k8s"
 # Strimzi 1.2 1.27 and later.
 K8S_VERSION = "1.34"
 WORKER_COMMAND = ["python", "-m", "pipeline.worker"]
+PROMETHEUS = DEPLOY / "prometheus"
+DASHBOARD = DEPLOY / "grafana" / "adwatch-dashboard.json"
 SETUP_COMMAND = "adwatch setup elasticsearch && adwatch setup kibana"
 TABLES = ("phones", "buckets", "alerted", "digests")  # pipeline/link_agents.py, alert_agents.py
 CRD_KINDS = {
@@ -52,6 +61,7 @@ OWN_FILES = [
     DEPLOY / "Dockerfile",
     DEPLOY / "README.md",
     *sorted(K8S.rglob("*.yaml")),
+    *sorted(PROMETHEUS.glob("*.y*ml")),
 ]
 
 
@@ -491,8 +501,8 @@ def test_worker_deployment() -> None:
     assert "replicas" not in spec  # the HPA owns it
     worker = next(c for c in spec["template"]["spec"]["containers"] if c["name"] == "worker")
     assert worker["command"] == WORKER_COMMAND
-    assert worker["livenessProbe"]["exec"]["command"][0] == "pgrep"
-    assert "readinessProbe" in worker
+    assert worker["livenessProbe"]["httpGet"]["path"] == HEALTHZ
+    assert worker["readinessProbe"]["httpGet"]["path"] == READYZ
     assert worker["resources"]["limits"]["memory"] and worker["resources"]["requests"]["cpu"]
     assert spec["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     labels = spec["template"]["metadata"]["labels"]
@@ -658,3 +668,235 @@ def test_eck_elasticsearch_and_kibana() -> None:
         "name": f"{name}-es-elastic-user",
         "key": "elastic",
     }
+
+
+# --- monitoring: probes, scrape targets, alerts, the Grafana dashboard -------------------
+
+
+def worker_monitoring_env() -> dict[str, str]:
+    worker = next(c for c in containers("Deployment", "adwatch-worker") if c["name"] == "worker")
+    return {e["name"]: e["value"] for e in worker.get("env", []) if "value" in e}
+
+
+def test_worker_probes_and_annotations_use_the_port_it_serves() -> None:
+    deployment = one("Deployment", "adwatch-worker")
+    template = deployment["spec"]["template"]
+    worker = next(c for c in template["spec"]["containers"] if c["name"] == "worker")
+    env = worker_monitoring_env()
+    port = int(env["ADWATCH_MONITORING__HTTP_PORT"])
+    assert env["ADWATCH_MONITORING__HTTP_HOST"] == "0.0.0.0"  # reachable by the kubelet
+    (named,) = [p for p in worker["ports"] if p["name"] == "metrics"]
+    assert named["containerPort"] == port
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert worker[probe]["httpGet"]["port"] == "metrics", probe
+    # liveness gives a stall time to show: several periods, never quicker than the rule
+    live = worker["livenessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == port
+    assert annotations["prometheus.io/path"] == METRICS
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**config_map(), **env}.items():
+            patch.setenv(key, value)
+        settings = load_settings()
+    assert settings.monitoring.http_port == port
+    assert settings.monitoring.stall_seconds >= live["periodSeconds"]
+
+
+def test_compose_worker_health_check_asks_the_liveness_endpoint() -> None:
+    for compose in (load_compose("docker-compose.yml"), merged_compose()):
+        worker = compose["services"]["worker"]
+        port = worker["environment"]["ADWATCH_MONITORING__HTTP_PORT"]
+        assert worker["environment"]["ADWATCH_MONITORING__HTTP_HOST"] == "0.0.0.0"
+        test = worker["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "python", "-c"]
+        assert f"http://127.0.0.1:{port}{HEALTHZ}" in test[3]
+        compile(test[3], "healthcheck", "exec")  # the one-liner is valid Python
+    assert "ports" not in load_compose("docker-compose.yml")["services"]["worker"]
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_prometheus_scrapes_the_compose_workers_and_connectors() -> None:
+    config = load_yaml(PROMETHEUS / "prometheus.yml")
+    services = load_compose("docker-compose.yml")["services"]
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    worker = jobs["adwatch-worker"]
+    (sd,) = worker["dns_sd_configs"]
+    assert sd["names"] == ["worker"] and "worker" in services
+    assert sd["port"] == int(services["worker"]["environment"]["ADWATCH_MONITORING__HTTP_PORT"])
+    assert worker["metrics_path"] == METRICS
+    (target,) = jobs["adwatch-connectors"]["static_configs"][0]["targets"]
+    host, _, port = target.partition(":")
+    assert host in services and 0 < int(port) < 65536
+    for rules in config["rule_files"]:
+        assert (PROMETHEUS / rules).is_file()
+
+
+def test_prometheus_on_kubernetes_keeps_the_annotated_worker_pods() -> None:
+    config = load_yaml(PROMETHEUS / "prometheus-k8s.yml")
+    (job,) = config["scrape_configs"]
+    (sd,) = job["kubernetes_sd_configs"]
+    assert sd["role"] == "pod"
+    assert sd["namespaces"]["names"] == [
+        yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))["namespace"]
+    ]
+    relabel = job["relabel_configs"]
+    keeps = {tuple(r["source_labels"]): r["regex"] for r in relabel if r.get("action") == "keep"}
+    labels = one("Deployment", "adwatch-worker")["spec"]["template"]["metadata"]["labels"]
+    component = labels["app.kubernetes.io/component"]
+    assert keeps[("__meta_kubernetes_pod_annotation_prometheus_io_scrape",)] == "true"
+    assert keeps[("__meta_kubernetes_pod_label_app_kubernetes_io_component",)] == component
+    # the address rewrite puts the annotated port on the pod's IP ($1 is RE2's \1)
+    address = next(r for r in relabel if r.get("target_label") == "__address__")
+    replacement = address["replacement"].replace("$", "\\")
+    assert re.sub(address["regex"], replacement, "10.0.0.7:8080;9464") == "10.0.0.7:9464"
+
+
+def test_podmonitor_selects_the_worker_pods_by_port_name() -> None:
+    monitor = load_yaml(PROMETHEUS / "podmonitor.yaml")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1" and monitor["kind"] == "PodMonitor"
+    template = one("Deployment", "adwatch-worker")["spec"]["template"]
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    )
+    ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] in ports and endpoint["path"] == METRICS
+
+
+def adwatch_metric_names() -> set[str]:
+    """Every sample name a worker or the connectors can expose."""
+    from faust.sensors.prometheus import FaustMetrics
+
+    registry = new_registry()
+    WorkerMetrics(registry)
+    FaustMetrics.create(registry, "faust")
+    registry.register(ConnectorStatsCollector(list))
+    return exposed_names(registry)
+
+
+PROMQL_WORDS = {
+    "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
+    "bool", "offset", "le", "inf", "nan",
+}  # fmt: skip
+SYNTHETIC = {"up", "scrape_duration_seconds"}  # made by Prometheus itself
+
+
+def promql_metrics(expr: str) -> set[str]:
+    """Metric names an expression selects (label matchers, groupings and ranges removed)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set(re.findall(r"(?<![\w$.:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()", text))
+    return names - PROMQL_WORDS
+
+
+def test_promql_metrics_helper() -> None:
+    expr = (
+        "histogram_quantile(0.95, sum by (le, sink) (rate(adwatch_sink_write_seconds_bucket"
+        '{job=~"$job"}[$__rate_interval]))) / on (instance) up'
+    )
+    assert promql_metrics(expr) == {"adwatch_sink_write_seconds_bucket", "up"}
+
+
+def test_prometheus_alerts_query_metrics_adwatch_exposes() -> None:
+    known = adwatch_metric_names() | SYNTHETIC
+    rules = [r for g in load_yaml(PROMETHEUS / "alerts.yml")["groups"] for r in g["rules"]]
+    assert len(rules) >= 6
+    names = [r["alert"] for r in rules]
+    assert len(set(names)) == len(names)
+    for rule in rules:
+        used = promql_metrics(rule["expr"])
+        assert used, rule["alert"]
+        assert used <= known, (rule["alert"], used - known)
+        assert rule["labels"]["severity"] in {"critical", "warning"}
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    assert {"AdwatchWorkerStalled", "AdwatchDeadLetterRatioHigh"} <= set(names)
+
+
+DASH = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__all"}
+PANEL_TYPES = {"row", "timeseries", "stat", "gauge", "table", "bargauge", "text"}
+
+
+def dashboard_panels() -> list[dict[str, Any]]:
+    return [p for p in DASH["panels"] if p["type"] != "row"]
+
+
+def test_dashboard_is_an_importable_grafana_dashboard() -> None:
+    assert {"uid", "title", "panels", "templating", "schemaVersion", "time"} <= DASH.keys()
+    assert DASH["id"] is None  # assigned by Grafana on import
+    assert re.fullmatch(r"[a-zA-Z0-9_-]{1,40}", DASH["uid"])
+    assert 36 <= DASH["schemaVersion"] <= 41
+    ids = [p["id"] for p in DASH["panels"]]
+    assert len(set(ids)) == len(ids) and all(isinstance(i, int) for i in ids)
+    cells: set[tuple[int, int]] = set()
+    for panel in DASH["panels"]:
+        assert panel["type"] in PANEL_TYPES, panel["title"]
+        assert panel["title"]
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] >= 1 and pos["x"] + pos["w"] <= 24, panel["title"]
+        assert pos["h"] >= 1 and pos["y"] >= 0
+        mine = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"])
+                for y in range(pos["y"], pos["y"] + pos["h"])}  # fmt: skip
+        assert not mine & cells, f"{panel['title']} overlaps another panel"
+        cells |= mine
+
+
+def test_dashboard_datasource_and_variables_resolve() -> None:
+    variables = {v["name"]: v for v in DASH["templating"]["list"]}
+    source = variables["datasource"]
+    assert source["type"] == "datasource" and source["query"] == "prometheus"
+    wanted = {"type": "prometheus", "uid": "${datasource}"}
+    defined = set(variables) | GRAFANA_BUILTINS
+    for var in variables.values():
+        if var["type"] == "query":
+            assert var["datasource"] == wanted, var["name"]
+            query = var["query"]["query"]
+            assert set(re.findall(r"\$\{?(\w+)", query)) <= defined, var["name"]
+            assert promql_metrics(re.sub(r"^label_values\((.*),\s*\w+\)$", r"\1", query)) <= (
+                adwatch_metric_names()
+            )
+    for panel in dashboard_panels():
+        assert panel["datasource"] == wanted, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target.get("datasource", wanted) == wanted, panel["title"]
+            used = set(re.findall(r"\$\{?(\w+)", target["expr"]))
+            assert used <= defined, (panel["title"], used - defined)
+
+
+def test_dashboard_panels_query_metrics_adwatch_exposes() -> None:
+    known = adwatch_metric_names()
+    queried: set[str] = set()
+    for panel in dashboard_panels():
+        refs = [t["refId"] for t in panel["targets"]]
+        assert len(set(refs)) == len(refs), panel["title"]
+        for target in panel["targets"]:
+            used = promql_metrics(target["expr"])
+            assert used, (panel["title"], target["expr"])
+            assert used <= known, (panel["title"], used - known)
+            queried |= used
+    # what operators asked for is on it
+    for name in (
+        "adwatch_records_in_total",
+        "adwatch_records_out_total",
+        "adwatch_deadlettered_total",
+        "adwatch_flags_total",
+        "adwatch_sink_write_seconds_bucket",
+        "adwatch_sink_retries_total",
+        "adwatch_alerts_delivered_total",
+        "adwatch_alerts_failed_total",
+        "adwatch_consumer_lag",
+        "adwatch_connector_polls_total",
+        "adwatch_connector_errors_total",
+        "adwatch_worker_live",
+    ):
+        assert name in queried, name
