@@ -272,6 +272,10 @@ def test_a_blocked_sink_fails_liveness_with_the_reason(
     assert f"{scored}[" in body["reasons"][0] and "no commit for" in body["reasons"][0]
     assert answers[0].status_code == 200  # it was live before the sink blocked
     assert get(f"{url}/readyz").status_code == 200  # joined and recovered: only stuck
+    # the gauges follow the lag probe, once per lag interval: the next probe shows the stall
+    wait_for(
+        lambda: value(scrape(url), "adwatch_worker_live") == 0, 60, "adwatch_worker_live to be 0"
+    )
     samples = scrape(url)
     assert value(samples, "adwatch_worker_live") == 0
     assert value(samples, "adwatch_worker_stalled_partitions") >= 1
