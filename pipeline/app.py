@@ -100,6 +100,7 @@ def create_app(
         datadir=str(settings.data_dir / "faust"),
         broker_credentials=_credentials(settings),
     )
+    setattr(app, faust_fixes.FETCH_WAIT_ATTRIBUTE, settings.kafka.fetch_max_wait_ms)
     observer = observer or Observer(settings)
     observer.attach(app)
 

@@ -167,7 +167,9 @@ def bench_ad(run: str, i: int) -> RawAd:
 @contextmanager
 def embedded_worker(settings: Settings) -> Iterator[tuple[Settings, str, WorkerProcess]]:
     """The embedded broker with the topics and one worker, stopped on exit."""
-    kafka = settings.kafka.model_copy(update={"single_record_batches": True})
+    kafka = settings.kafka.model_copy(
+        update={"single_record_batches": True, "fetch_max_wait_ms": 100}
+    )
     settings = settings.model_copy(update={"kafka": kafka})
     with broker_for(settings) as bootstrap:
         ensure_topics(settings, bootstrap, topics.ALL)

@@ -19,6 +19,9 @@ consumer a record above one it has not yet made readable.
   last one read, so a jump right after a restart went unseen by one record);
 - `_new_offset`: never commits past a record not yet acked at the head of a partition
   (faust let one such record through);
+- the worker's consumer waits at most ``app.conf``'s ``adwatch_fetch_max_wait_ms`` (set by
+  `pipeline.app`) for a fetch, where faust hard-codes 1,500 ms; Tansu answers a fetch only
+  when that time is up, so each hop of the stream waited up to 1.5 s;
 - `ack`: ignores the ack of a record a stream skipped without processing it because the
   flow was stopped (faust acks those, so the commit at a graceful shutdown or a rebalance
   moved past every record still waiting in a stream's buffer: the restart test lost the
@@ -37,12 +40,14 @@ from typing import Any
 
 import faust
 from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 
 log = logging.getLogger("adwatch.consumer")
 
 FAUST_VERSION = "0.15.3"
 HOLE_GIVE_UP_SECONDS = 60.0
+FETCH_WAIT_ATTRIBUTE = "adwatch_fetch_max_wait_ms"  # set on the faust App by pipeline.app
 _APPLIED = "_adwatch_refetch_applied"
 
 
@@ -74,6 +79,17 @@ def apply() -> None:
         return result
 
     cls._drain_messages = _drain_messages
+    thread_cls: Any = aiokafka_driver.AIOKafkaConsumerThread
+    original_create = thread_cls._create_worker_consumer
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original_create(self, transport)
+        wait = getattr(self.app, FETCH_WAIT_ATTRIBUTE, None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = int(wait)
+        return consumer
+
+    thread_cls._create_worker_consumer = _create_worker_consumer
     cls.ack = ack
     cls.perform_seek = _perform_seek
     cls._new_offset = _new_offset

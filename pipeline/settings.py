@@ -70,6 +70,16 @@ class KafkaSettings(BaseModel):
             "batches, table recovery from changelogs would stop before the last records)"
         ),
     )
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=10,
+        le=10_000,
+        description=(
+            "how long a fetch may wait for records; Kafka answers as soon as one arrives, the "
+            "embedded Tansu only when the time is up, so `adwatch up` sets 100 for it (faust "
+            "alone would wait 1,500 ms at every hop of the stream)"
+        ),
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

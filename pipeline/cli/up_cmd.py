@@ -185,7 +185,9 @@ def up(
             "stop it first, or use another ADWATCH_DATA_DIR"
         )
     if not settings.kafka.bootstrap:  # the embedded broker: see single_record_batches
-        kafka = settings.kafka.model_copy(update={"single_record_batches": True})
+        kafka = settings.kafka.model_copy(
+            update={"single_record_batches": True, "fetch_max_wait_ms": 100}
+        )
         settings = settings.model_copy(update={"kafka": kafka})
     try:
         with broker_for(settings) as bootstrap:

@@ -50,6 +50,7 @@ def settings_factory(
                 "consumer_group": f"adwatch-test-{n}-{time.time_ns() % 10**9}",
                 "partitions": 4,
                 "single_record_batches": True,  # as adwatch up runs Tansu
+                "fetch_max_wait_ms": 100,
             },
         }
         values.update(overrides)
