@@ -262,12 +262,12 @@ def add_alert_agents(
         if not buffer.pending or (every is not None and not due(buffer, datetime.now(UTC), every)):
             return  # sent already by an earlier tick, or not due yet
         batch, empty = drain(buffer)
-        digests[key] = empty.model_dump_json().encode()
         if sub is None:
             log.info("digest of %d alerts for %s dropped: subscription deleted", len(batch), key)
-            return
-        digest = Digest(subscription_id=sub.id, alerts=batch, dropped=buffer.dropped)
-        await alerts.send(key=key, value=digest.model_dump_json().encode())
+        else:  # sent before the buffer empties: a crash between the two repeats, never loses
+            digest = Digest(subscription_id=sub.id, alerts=batch, dropped=buffer.dropped)
+            await alerts.send(key=key, value=digest.model_dump_json().encode())
+        digests[key] = empty.model_dump_json().encode()
 
     async def on_digest(digest: Digest) -> None:
         sub = view.subs.get(digest.subscription_id)

@@ -157,7 +157,8 @@ class SubscriptionStore:
         if not parts:
             consumer.close()
             raise TopicMissing(
-                f"topic {self.topic} does not exist; create it with ensure_subscription_topic"
+                f"topic {self.topic} does not exist; `adwatch subscriptions list` creates it "
+                "(compacted), as do `adwatch up` and the deploy files"
             )
         tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
         consumer.assign(tps)
