@@ -61,6 +61,7 @@ log = logging.getLogger("adwatch.alerts")
 
 STAGE_NOTIFY = "notify"
 REFRESH_SECONDS = 2.0  # how stale a worker's view of the subscriptions may be
+READ_TIMEOUT_SECONDS = 20.0  # a subscriptions read taking longer is abandoned (`refresh`)
 DeadLetter = Callable[[Any, str, BaseException], Awaitable[None]]
 MatchAd = Callable[[EnrichedAd], Awaitable[None]]
 
@@ -119,9 +120,29 @@ class SubscriptionView:
             await asyncio.sleep(REFRESH_SECONDS)
 
     async def refresh(self) -> bool:
-        """Read the subscriptions' changes; False when they could not be read."""
+        """Read the subscriptions' changes; False when they could not be read.
+
+        A read that takes longer than `READ_TIMEOUT_SECONDS` is abandoned with its Kafka
+        client (seen once under load: a read that never returned stalled every ad behind
+        `ready`); the next read starts with a new client on another thread.
+        """
+        if self._store is None:
+            assert self.settings.kafka.bootstrap, "create_app checked it"
+            self._store = SubscriptionStore(self.settings, self.settings.kafka.bootstrap)
+        store = self._store
         try:
-            subs = await asyncio.get_running_loop().run_in_executor(self._io, self._read)
+            subs = await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(self._io, self._read, store),
+                READ_TIMEOUT_SECONDS,
+            )
+        except TimeoutError:
+            log.warning(
+                "reading subscriptions took over %.0fs; trying again with a new connection",
+                READ_TIMEOUT_SECONDS,
+            )
+            if self._store is store:
+                self._store = None
+            return False
         except TopicMissing as exc:
             # Nothing can have been subscribed: match nothing, say so once, keep looking.
             if not self._missing_logged:
@@ -147,12 +168,10 @@ class SubscriptionView:
         if self._store is not None:
             self._store.close()
 
-    def _read(self) -> dict[str, Subscription]:
-        if self._store is None:
-            assert self.settings.kafka.bootstrap, "create_app checked it"
-            self._store = SubscriptionStore(self.settings, self.settings.kafka.bootstrap)
+    @staticmethod
+    def _read(store: SubscriptionStore) -> dict[str, Subscription]:
         try:
-            return self._store.all()
+            return store.all()
         except StoreError:
             raise
         except Exception as exc:  # kafka-python raises its own errors; all mean "not now"
@@ -184,8 +203,9 @@ def add_alert_agents(
 
     alerted, digests = table("alerted"), table("digests")
     io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="adwatch-notify")
-    # its own thread: deliveries waiting out a backoff must not delay the subscriptions' refresh
-    store_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adwatch-subs")
+    # own threads: deliveries waiting out a backoff must not delay the subscriptions' refresh,
+    # and an abandoned read (see SubscriptionView.refresh) must not block the next one
+    store_io = ThreadPoolExecutor(max_workers=3, thread_name_prefix="adwatch-subs")
     view = SubscriptionView(settings, store_io)
     delivery_log = DeliveryLog(settings.delivery_log_path)
 
