@@ -25,7 +25,16 @@ consumer a record above one it has not yet made readable.
 - `ack`: ignores the ack of a record a stream skipped without processing it because the
   flow was stopped (faust acks those, so the commit at a graceful shutdown or a rebalance
   moved past every record still waiting in a stream's buffer: the restart test lost the
-  link hops that were queued when the worker stopped).
+  link hops that were queued when the worker stopped);
+- stream records are handed on only once the consumer has sought to the committed offsets
+  for the current group generation and resumed the flow (`perform_seek`, `resume_flow`,
+  `stop_flow`). faust resumes the stream partitions, then seeks, then resumes the flow,
+  and resuming the flow empties every stream buffer; records fetched in between were
+  handed on, emptied away, and the batch they came in then moved the read offset past the
+  seek, so their second fetch was dropped as already read (a restarted worker lost 23 link
+  hops this way: they sat in a buffer when it was emptied). A record fetched before that
+  point is left unread: the seek, or a seek back to it, fetches it again. A seek while a
+  record is being handed on keeps the read offset the seek set.
 
 Everything else is faust's code as released (see ``faust/transport/consumer.py``).
 """
@@ -49,6 +58,11 @@ FAUST_VERSION = "0.15.3"
 HOLE_GIVE_UP_SECONDS = 60.0
 FETCH_WAIT_ATTRIBUTE = "adwatch_fetch_max_wait_ms"  # set on the faust App by pipeline.app
 _APPLIED = "_adwatch_refetch_applied"
+# per consumer: the generation whose committed offsets were sought, the generation whose
+# flow resumed after that seek (records are handed on only then), and a count of seeks
+_SOUGHT_GEN = "_adwatch_sought_generation"
+_READY_GEN = "_adwatch_ready_generation"
+_SEEKS = "_adwatch_seeks"
 
 
 def apply() -> None:
@@ -89,15 +103,41 @@ def apply() -> None:
             consumer._fetch_max_wait_ms = int(wait)
         return consumer
 
+    original_stop_flow = cls.stop_flow
+    original_resume_flow = cls.resume_flow
+
+    def stop_flow(self: Any) -> None:
+        setattr(self, _READY_GEN, None)
+        original_stop_flow(self)
+
+    def resume_flow(self: Any) -> None:
+        original_resume_flow(self)
+        generation = self.app.consumer_generation_id
+        if getattr(self, _SOUGHT_GEN, None) == generation:
+            setattr(self, _READY_GEN, generation)
+
     thread_cls._create_worker_consumer = _create_worker_consumer
+    cls.stop_flow = stop_flow
+    cls.resume_flow = resume_flow
     cls.ack = ack
     cls.perform_seek = _perform_seek
     cls._new_offset = _new_offset
     setattr(cls, _APPLIED, True)
 
 
+def is_ready(consumer: Any) -> bool:
+    """True once the flow resumed after a seek to the committed offsets in this generation."""
+    return bool(getattr(consumer, _READY_GEN, None) == consumer.app.consumer_generation_id)
+
+
+def has_sought(consumer: Any) -> bool:
+    """True once this generation's seek to the committed offsets is done."""
+    return bool(getattr(consumer, _SOUGHT_GEN, None) == consumer.app.consumer_generation_id)
+
+
 async def _perform_seek(self: Any) -> None:
     """Seek every partition to its committed offset; the record before it is the last read."""
+    generation = self.app.consumer_generation_id
     committed: Mapping[Any, int | None] = await self.seek_to_committed()
     for raw_tp, offset in committed.items():
         tp = faust_consumer.ensure_TP(raw_tp)
@@ -107,10 +147,13 @@ async def _perform_seek(self: Any) -> None:
             self._read_offset[tp] = offset - 1
         if offset is not None:
             self._committed_offset[tp] = offset if offset else None
+    setattr(self, _SEEKS, getattr(self, _SEEKS, 0) + 1)
+    if self.app.consumer_generation_id == generation:
+        setattr(self, _SOUGHT_GEN, generation)
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - fetch loop
-    """The fetch loop of faust, except that a jump in offsets is re-read (module doc)."""
+    """The fetch loop of faust, except for the hold and the re-reads in the module doc."""
     callback = self.callback
     getmany = self.getmany
     consumer_should_stop = self._stopped.is_set
@@ -140,13 +183,18 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         await sleep(0)
                         num_since_yield = 0
                     offset = message.offset
+                    acked = acks_enabled_for(message.topic)
+                    if acked and not is_ready(self):
+                        # fetched before this generation's seek to the committed offsets
+                        # took effect: the seek fetches it again, or after the seek, this
+                        # seek back to it does
+                        if has_sought(self) and tp not in sought:
+                            sought.add(tp)
+                            await _seek_back(self, tp, offset)
+                        continue
                     r_offset = get_read_offset(tp)
                     if r_offset is None or offset >= r_offset:
-                        if (
-                            r_offset is not None
-                            and offset > r_offset + 1
-                            and acks_enabled_for(message.topic)
-                        ):
+                        if r_offset is not None and offset > r_offset + 1 and acked:
                             missing = r_offset + 1
                             before = waiting.get(tp)
                             since = before[1] if before and before[0] == missing else monotonic()
@@ -161,7 +209,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                                         missing,
                                         missing,
                                     )
-                                    await self._seek(tp, missing)
+                                    await _seek_back(self, tp, missing)
                                 continue
                             log.error(
                                 "%s: offsets %d..%d never came in %.0fs; moving on without them",
@@ -175,8 +223,10 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         if commit_every is not None and self._n_acked >= commit_every:
                             self._n_acked = 0
                             await self.commit()
+                        seeks = getattr(self, _SEEKS, 0)
                         await self.wait_first(callback(message), self.suspend_flow.wait())
-                        set_read_offset(tp, offset)
+                        if getattr(self, _SEEKS, 0) == seeks:  # else the seek set it
+                            set_read_offset(tp, offset)
                 unset_flag(flag_consumer_fetching)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
@@ -193,3 +243,11 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
         raise
     finally:
         unset_flag(flag_consumer_fetching)
+
+
+async def _seek_back(consumer: Any, tp: TP, offset: int) -> None:
+    """Fetch ``tp`` from ``offset`` again; a partition revoked meanwhile is left alone."""
+    try:
+        await consumer._seek(tp, offset)
+    except Exception as exc:  # revoked or not yet assigned: the next seek wins
+        log.warning("%s: could not seek back to %d: %r", tp, offset, exc)

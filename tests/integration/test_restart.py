@@ -53,6 +53,14 @@ def publish_slowly(settings: Settings, ads: list[RawAd], per_second: float) -> t
     return thread
 
 
+def missing_report(settings: Settings, ads: list[RawAd]) -> str:
+    """Which ads the index lacks, for the failure message (CI keeps nothing else)."""
+    with SQLiteIndex.open(settings.index_path, create=False) as idx:
+        have = {ad.key for ad in idx.search(SearchQuery(sources=["restart"], limit=10_000))}
+    missing = [ad.key for ad in ads if ad.key not in have]  # in publish order
+    return f"{len(missing)} of {len(ads)} not indexed, e.g. {missing[:20]}"
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_worker_restart_mid_stream_loses_and_duplicates_nothing(
     how: str,
@@ -75,7 +83,10 @@ def test_worker_restart_mid_stream_loses_and_duplicates_nothing(
     worker.start()
     publisher.join(timeout=120)
     assert not publisher.is_alive()
-    wait_for(lambda: index_count(settings) >= N_ADS, 180, f"all {N_ADS} ads indexed")
+    try:
+        wait_for(lambda: index_count(settings) >= N_ADS, 180, f"all {N_ADS} ads indexed")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {missing_report(settings, ads)}") from None
     time.sleep(2)  # a redelivered tail (after SIGKILL) must not add rows either
 
     with SQLiteIndex.open(settings.index_path, create=False) as idx:

@@ -30,32 +30,40 @@ class FakeEvent:
 
 
 class Broker:
-    """Serves one partition whose record ``hidden`` is invisible to the first fetch only,
-    as Tansu showed records out of order; stops the loop when every record was handed on."""
+    """Serves one partition ``0..last``. Its record ``hidden`` is invisible to the first
+    fetch only, as Tansu showed records out of order; ``before_fetch`` runs a step of the
+    scenario before a numbered fetch. The loop stops when every record was handed on."""
 
-    def __init__(self, last: int, hidden: int) -> None:
+    def __init__(self, last: int, hidden: int | None = None) -> None:
         self.last, self.hidden = last, hidden
         self.position = 0
         self.fetches = 0
         self.seeks: list[int] = []
+        self.before_fetch: dict[int, Any] = {}
 
     def fetch(self) -> list[int]:
         self.fetches += 1
         offsets = list(range(self.position, self.last + 1))
-        if self.fetches == 1:
+        if self.fetches == 1 and self.hidden is not None:
             offsets.remove(self.hidden)
         self.position = self.last + 1
         return offsets
 
 
-def make_consumer(broker: Broker, handed: list[int]) -> tuple[Any, Any]:
+def make_consumer(broker: Broker, handed: list[int], *, ready: bool = True) -> tuple[Any, Any]:
+    """A consumer state the patched loop and the patched flow methods run on."""
     stopped, fetcher_stopped = FakeEvent(), FakeEvent()
 
     async def getmany(timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        step = broker.before_fetch.get(broker.fetches + 1)
+        if step is not None:
+            await step()
         for offset in broker.fetch():
             yield PART, SimpleNamespace(offset=offset, topic=TOPIC)
         if handed and handed[-1] == broker.last:
             stopped.flag = True
+        if broker.fetches > 20:
+            stopped.flag = True  # a bug must fail the test, not hang it
 
     async def callback(message: Any) -> None:
         handed.append(message.offset)
@@ -79,18 +87,34 @@ def make_consumer(broker: Broker, handed: list[int]) -> tuple[Any, Any]:
         getmany=getmany,
         _stopped=stopped,
         _read_offset=defaultdict(lambda: None, {PART: 9}),  # 9 was read last
+        _committed_offset=defaultdict(lambda: None),
         diag=SimpleNamespace(set_flag=lambda f: None, unset_flag=lambda f: None),
         _commit_every=None,
-        app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True)),
+        app=SimpleNamespace(
+            topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+            consumer_generation_id=1,
+        ),
         sleep=no_sleep,
         should_stop=False,
         _seek=seek,
         wait_first=wait_first,
-        suspend_flow=SimpleNamespace(wait=suspend_wait),
+        suspend_flow=SimpleNamespace(wait=suspend_wait, set=lambda: None, clear=lambda: None),
+        can_resume_flow=SimpleNamespace(set=lambda: None, clear=lambda: None),
+        flow_active=True,
         consumer_stopped_errors=(),
         log=SimpleNamespace(info=lambda *a: None, exception=lambda *a: None),
     )
+    if ready:
+        consumer._adwatch_sought_generation = consumer._adwatch_ready_generation = 1
     return consumer, SimpleNamespace(_stopped=fetcher_stopped)
+
+
+def seek_to_committed_fake(broker: Broker, committed: int) -> Any:
+    async def seek_to_committed() -> dict[TP, int | None]:
+        broker.position = committed
+        return {PART: committed}
+
+    return seek_to_committed
 
 
 def test_a_record_seen_out_of_order_is_read_again_not_skipped() -> None:
@@ -102,6 +126,80 @@ def test_a_record_seen_out_of_order_is_read_again_not_skipped() -> None:
     assert broker.seeks == [12]  # one seek back per fetch, however many records followed
 
 
+def test_records_fetched_before_the_seek_to_committed_are_held_then_read_again() -> None:
+    """The restart that lost 23 link hops: faust resumes the stream partitions, fetches,
+    and only then seeks to the committed offsets and resumes the flow (emptying buffers)."""
+    faust_fixes.apply()
+    cls: Any = faust_consumer.Consumer
+    broker, handed = Broker(last=12), list[int]()
+    broker.position = 6  # ahead of the committed offset 3, as after a restart
+    consumer, fetcher = make_consumer(broker, handed, ready=False)
+    consumer._read_offset = defaultdict(lambda: None)
+    consumer.seek_to_committed = seek_to_committed_fake(broker, 3)
+    held_before_seek: list[int] = []
+
+    async def seek_and_resume() -> None:
+        held_before_seek.extend(handed)
+        await cls.perform_seek(consumer)  # what faust's recovery does, in this order
+        cls.resume_flow(consumer)
+
+    broker.before_fetch[2] = seek_and_resume
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert held_before_seek == []  # records 6..12 of the first fetch were not handed on
+    assert handed == list(range(3, 13))  # each record once, from the committed offset
+    assert faust_fixes.is_ready(consumer)
+
+
+def test_a_record_fetched_after_the_seek_but_before_the_flow_resumed_is_read_again() -> None:
+    faust_fixes.apply()
+    cls: Any = faust_consumer.Consumer
+    broker, handed = Broker(last=8), list[int]()
+    consumer, fetcher = make_consumer(broker, handed, ready=False)
+    consumer.seek_to_committed = seek_to_committed_fake(broker, 5)
+    asyncio.run(cls.perform_seek(consumer))  # sought, flow not resumed yet
+
+    async def resume() -> None:
+        cls.resume_flow(consumer)
+
+    broker.before_fetch[2] = resume
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert broker.seeks == [5]  # the first fetch (5..8) was held and sought back to
+    assert handed == [5, 6, 7, 8]
+
+
+def test_a_stop_of_the_flow_holds_records_until_the_next_seek() -> None:
+    faust_fixes.apply()
+    cls: Any = faust_consumer.Consumer
+    consumer, _ = make_consumer(Broker(last=1), [])
+    assert faust_fixes.is_ready(consumer)
+    cls.stop_flow(consumer)  # a rebalance starts
+    assert not faust_fixes.is_ready(consumer)
+    cls.resume_flow(consumer)  # recovery resumes the flow for changelogs: no seek yet
+    consumer.app.consumer_generation_id = 2
+    assert not faust_fixes.is_ready(consumer)
+
+
+def test_a_seek_while_a_record_is_handed_on_keeps_the_read_offset_it_set() -> None:
+    broker, handed = Broker(last=15), list[int]()
+    broker.position = 10
+    consumer, fetcher = make_consumer(broker, handed)
+    consumer._read_offset[PART] = 9
+    consumer.seek_to_committed = seek_to_committed_fake(broker, 11)
+    original = consumer.callback
+    lost: list[int] = []
+
+    async def callback(message: Any) -> None:
+        await original(message)
+        if message.offset == 11 and not lost:
+            lost.append(handed.pop())  # faust empties the stream buffer: 11 is not processed
+            await faust_fixes._perform_seek(consumer)
+
+    consumer.callback = callback
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert lost == [11]
+    assert handed == [10, 11, 12, 13, 14, 15]  # 11 read again after the seek
+
+
 def test_perform_seek_reads_the_committed_offset_next() -> None:
     async def seek_to_committed() -> dict[TP, int | None]:
         return {PART: 906, TP(TOPIC, 1): 0, TP(TOPIC, 2): None}
@@ -110,11 +208,13 @@ def test_perform_seek_reads_the_committed_offset_next() -> None:
         seek_to_committed=seek_to_committed,
         _read_offset=defaultdict(lambda: None),
         _committed_offset=defaultdict(lambda: None),
+        app=SimpleNamespace(consumer_generation_id=4),
     )
     asyncio.run(faust_fixes._perform_seek(consumer))
     # 905 was the last record read: 906 must come next, so a jump to 908 shows
     assert consumer._read_offset == {PART: 905, TP(TOPIC, 1): None, TP(TOPIC, 2): None}
     assert consumer._committed_offset[PART] == 906
+    assert faust_fixes.has_sought(consumer)
 
 
 def test_never_commits_past_an_unacked_head_record() -> None:
