@@ -166,8 +166,16 @@ def test_links_across_ads_and_a_restart(
         "the burst phone's first three ads in its entity record",
     )
     worker.kill()  # SIGKILL: no clean shutdown, state only in the changelogs
-    publish(settings, ads[half:])
+    # The burst's last three go in one by one after the restart. An ad is scored with the
+    # ads of its phone posted up to its own time that were already seen, and the others of
+    # the second half come from several partitions in no fixed order: the sixth ad, seen
+    # before the fourth, would miss posting_burst (ads are not re-scored; phone_entity).
+    late_burst = [ad for ad in ads[half:] if ad.source_id.startswith("burst")]
+    publish(settings, [ad for ad in ads[half:] if ad not in late_burst])
     worker.start()
+    for ad in late_burst:
+        publish(settings, [ad])
+        wait_for(lambda key=ad.key: key in indexed(settings), 180, f"{ad.key} indexed")
     wait_for(lambda: index_count(settings) >= len(ads), 180, f"all {len(ads)} ads indexed")
     wait_for(
         lambda: (
@@ -194,8 +202,8 @@ def test_links_across_ads_and_a_restart(
     assert burster is not None and burster.ad_count == 6
     assert "posting_burst" in flag_ids(burster)
     burst = ["posting_burst" in flag_ids(by_key[f"link:burst{i}"]) for i in range(6)]
-    # the fifth and sixth ads scored reach five within the hour (which two: arrival order)
-    assert burst[:3] == [False] * 3 and sum(burst) == 2
+    # five within the hour from the fifth ad on; the first four never reach it
+    assert burst == [False] * 4 + [True] * 2
 
     ring_ads = [by_key[f"link:ring{i}"] for i in range(5)]
     reused = ["template_reuse" in flag_ids(a) for a in ring_ads]
