@@ -111,7 +111,12 @@ class ConnectorRunner:
         if slot is not None:
             slot.stats.problems += 1
             slot.stats.last_problem = problem.describe()
-        log.warning("connector %s: %s", problem.source, problem.describe())
+        log.warning(
+            "connector %s: %s",
+            problem.source,
+            problem.describe(),
+            extra={"stage": f"connector:{problem.source}", "reason": problem.reason},
+        )
         if problem.original is not None:
             self._deadletter(problem)
         if self._report is not None:
@@ -132,7 +137,12 @@ class ConnectorRunner:
         try:
             self.publisher.deadletter(problem.original, None, headers)
         except Exception as exc:  # the report still says what was wrong
-            log.warning("connector %s: dead-letter failed: %s", problem.source, exc)
+            log.warning(
+                "connector %s: dead-letter failed: %s",
+                problem.source,
+                exc,
+                extra={"stage": f"connector:{problem.source}", "reason": str(exc)},
+            )
 
     @property
     def connectors(self) -> list[Connector]:
@@ -179,7 +189,12 @@ class ConnectorRunner:
             try:
                 slot.connector.close()
             except Exception as exc:  # a broken close must not keep the others open
-                log.warning("connector %s: close failed: %s", slot.stats.name, exc)
+                log.warning(
+                    "connector %s: close failed: %s",
+                    slot.stats.name,
+                    exc,
+                    extra={"stage": f"connector:{slot.stats.name}", "reason": str(exc)},
+                )
 
     def _serve(self, slot: _Slot) -> int:
         stats = slot.stats

@@ -9,6 +9,9 @@
                       └─ Digest ──> channels
     an Alert or Digest no channel took after its retries ──> ads.deadletter (stage notify)
 
+Log lines of the notify agent carry ``stage`` notify, the ``subscription_id`` and, for an
+alert, the ``ad_key``; they never hold a channel's secret or full address (`masked_target`).
+
 Matching happens where an ad is scored (`match_ad`, called by the link stage right after it
 sends the ad to ``ads.scored``), so no second agent shares ``ads.scored`` with the index
 agent. Matches go to ``alerts`` keyed by subscription id; both tables are keyed the same
@@ -37,7 +40,7 @@ from typing import Annotated, Any
 import faust
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
 
-from pipeline import topics
+from pipeline import logs, topics
 from pipeline.alerts.delivery import DeliveryLog, deliver, masked_target
 from pipeline.alerts.matching import (
     AlertLog,
@@ -139,6 +142,7 @@ class SubscriptionView:
             log.warning(
                 "reading subscriptions took over %.0fs; trying again with a new connection",
                 READ_TIMEOUT_SECONDS,
+                extra={"component": "subscriptions"},
             )
             if self._store is store:
                 self._store = None
@@ -146,11 +150,19 @@ class SubscriptionView:
         except TopicMissing as exc:
             # Nothing can have been subscribed: match nothing, say so once, keep looking.
             if not self._missing_logged:
-                log.error("no alerts until the topic exists: %s", exc)
+                log.error(
+                    "no alerts until the topic exists: %s",
+                    exc,
+                    extra={"component": "subscriptions", "reason": str(exc)},
+                )
                 self._missing_logged = True
             subs = {}
         except StoreError as exc:  # a broker hiccup: keep the last view, try again later
-            log.warning("cannot read subscriptions (%s); keeping the last view", exc)
+            log.warning(
+                "cannot read subscriptions (%s); keeping the last view",
+                exc,
+                extra={"component": "subscriptions", "reason": str(exc)},
+            )
             return False
         else:
             self._missing_logged = False
@@ -158,7 +170,11 @@ class SubscriptionView:
         self.subs = subs
         if changes or not self._loaded:
             log.info(
-                "subscriptions: %d, %d active (%d changed)", len(subs), len(self.index), changes
+                "subscriptions: %d, %d active (%d changed)",
+                len(subs),
+                len(self.index),
+                changes,
+                extra={"component": "subscriptions"},
             )
         self._loaded = True
         return True
@@ -257,7 +273,11 @@ def add_alert_agents(
     async def on_alert(key: bytes, alert: Alert) -> None:
         sub = view.subs.get(alert.subscription_id)
         if sub is None or not sub.active:
-            log.info("alert for %s not sent: subscription deleted or paused", alert.subscription_id)
+            log.info(
+                "alert for %s not sent: subscription deleted or paused",
+                alert.subscription_id,
+                extra={"subscription_id": alert.subscription_id},
+            )
             return
         stored = alerted.get(key)
         seen = AlertLog.model_validate_json(stored) if stored else AlertLog()
@@ -273,6 +293,13 @@ def add_alert_agents(
             await send_all(sub, [alert])  # raises before the log records it
         after = record(seen, alert.ad_key, alert.matched_at, window=window)
         alerted[key] = after.model_dump_json().encode()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "alert %s %s",
+                alert.id,
+                "added to the digest" if sub.digest_every is not None else "delivered",
+                extra={"subscription_id": sub.id, "alert_id": alert.id},
+            )
 
     async def on_tick(key: bytes) -> None:
         stored = digests.get(key)
@@ -283,7 +310,12 @@ def add_alert_agents(
             return  # sent already by an earlier tick, or not due yet
         batch, empty = drain(buffer)
         if sub is None:
-            log.info("digest of %d alerts for %s dropped: subscription deleted", len(batch), key)
+            log.info(
+                "digest of %d alerts for %s dropped: subscription deleted",
+                len(batch),
+                key.decode("utf-8", "replace"),
+                extra={"subscription_id": key.decode("utf-8", "replace")},
+            )
         else:  # sent before the buffer empties: a crash between the two repeats, never loses
             digest = Digest(subscription_id=sub.id, alerts=batch, dropped=buffer.dropped)
             await alerts.send(key=key, value=digest.model_dump_json().encode())
@@ -296,6 +328,7 @@ def add_alert_agents(
                 "digest of %d alerts for %s not sent: subscription deleted or paused",
                 len(digest.alerts),
                 digest.subscription_id,
+                extra={"subscription_id": digest.subscription_id},
             )
             return
         if digest.dropped:
@@ -303,19 +336,22 @@ def add_alert_agents(
                 "digest for %s: %d more matches than the digest holds were left out",
                 sub.id,
                 digest.dropped,
+                extra={"subscription_id": sub.id},
             )
         await send_all(sub, digest.alerts)
 
     @app.agent(alerts, name="adwatch.notify")
     async def notify_agent(stream: Any) -> None:
         counted = observer.stage("notify")
-        async for event in stream.events():
+        async for event in logs.each_record(stream.events(), "notify"):  # keyed by subscription
             counted.received()
             try:
                 await view.ready()
                 message = AlertsMessage.validate_json(event.message.value or b"")
                 key = event.message.key or b""
                 owner = message.tick if isinstance(message, DigestTick) else message.subscription_id
+                ad_key = message.ad_key if isinstance(message, Alert) else None
+                logs.bind_record(ad_key=ad_key, subscription_id=owner)
                 if key != owner.encode():
                     raise InvalidRecord(f"record keyed {key!r} is for subscription {owner!r}")
                 if isinstance(message, DigestTick):

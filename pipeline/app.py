@@ -20,7 +20,9 @@ neither loses nor duplicates an ad.
 
 Every agent counts its records in and out through the `Observer` (`pipeline.observe`:
 metrics, health endpoints); a record about to be dead-lettered passes the dead-letter cap
-first, which halts the worker (exit 78) instead of dead-lettering a whole stream.
+first, which halts the worker (exit 78) instead of dead-lettering a whole stream. Each
+agent's log lines carry its ``stage``, and the ``ad_key`` of the record in hand
+(`pipeline.logs`); per-record lines are DEBUG only.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from pipeline import faust_fixes, topics
+from pipeline import faust_fixes, logs, topics
 from pipeline.alert_agents import add_alert_agents
 from pipeline.deadletter import error_headers
 from pipeline.enrich import STAGE_ENRICH, STAGE_VALIDATE, enrich, parse_raw
@@ -47,6 +49,7 @@ from pipeline.link_agents import add_link_agents
 from pipeline.observe import Observer
 from pipeline.settings import Settings
 from pipeline.sinks import Rejected, Sink
+from pipeline.validate import summarize
 from schemas import EnrichedAd, PhoneEntity
 
 log = logging.getLogger("adwatch.app")
@@ -99,6 +102,7 @@ def create_app(
         broker_heartbeat_interval=max(1.0, settings.kafka.session_timeout_seconds / 10),
         datadir=str(settings.data_dir / "faust"),
         broker_credentials=_credentials(settings),
+        logging_config=logs.faust_logging_config(settings),  # kept when the worker starts
     )
     setattr(app, faust_fixes.FETCH_WAIT_ATTRIBUTE, settings.kafka.fetch_max_wait_ms)
     observer = observer or Observer(settings)
@@ -116,6 +120,7 @@ def create_app(
 
     raw, enriched, deadletter = topic(topics.RAW), topic(topics.ENRICHED), topic(topics.DEADLETTER)
     scored, entity_records = topic(topics.SCORED), topic(topics.ENTITIES)
+    keyed_by_ad = {settings.topic(name) for name in (topics.RAW, topics.ENRICHED, topics.SCORED)}
     setup = indicator_setup(settings.indicators)  # fails at start-up, naming the bad file
     lexicons, weights = setup.lexicons, setup.weights
 
@@ -131,9 +136,20 @@ def create_app(
             details=details,
         )
         await observer.dead(msg.topic, stage, exc)  # halts here if the cap trips
+        reason = _reason(exc)
+        fields: dict[str, Any] = {
+            "stage": stage,
+            "reason": reason,
+            "exception_class": type(exc).__name__,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+        }
+        if msg.topic in keyed_by_ad and msg.key:  # else the agent bound the ad key, if known
+            fields["ad_key"] = msg.key.decode("utf-8", "replace")
         log.warning(
             "dead-lettered %s[%s]@%s at stage %s: %s",
-            msg.topic, msg.partition, msg.offset, stage, str(exc)[:300],
+            msg.topic, msg.partition, msg.offset, stage, reason, extra=fields,
         )  # fmt: skip
         await deadletter.send(key=msg.key, value=msg.value or b"", headers=headers)
 
@@ -141,7 +157,8 @@ def create_app(
     async def enrich_agent(stream: Any) -> None:
         default_region = settings.pipeline.default_region
         counted = observer.stage("enrich")
-        async for event in stream.events():
+        debug = log.isEnabledFor(logging.DEBUG)
+        async for event in logs.each_record(stream.events(), "enrich", logs.message_key):
             counted.received()
             # Catch per message: an exception escaping an agent kills it quietly and
             # faust acks the message anyway (faust-streaming/faust#175).
@@ -153,11 +170,18 @@ def create_app(
             try:
                 out = enrich(ad, default_region, lexicons, weights)
             except Exception as exc:  # a bug on one record: keep it, keep going
-                log.exception("enrichment failed for %s", ad.key)
+                log.exception("enrichment failed for %s", ad.key, extra={"ad_key": ad.key})
                 await dead_letter(event, STAGE_ENRICH, exc)
                 continue
             await enriched.send(key=ad.key.encode(), value=out.model_dump_json().encode())
             counted.passed()
+            if debug:
+                log.debug(
+                    "enriched: %d phones, %d content flags",
+                    len(out.phones),
+                    len(out.flags),
+                    extra={"ad_key": ad.key, "flags": [f.id for f in out.flags]},
+                )
 
     # The sink runs in one dedicated thread: the SQLite connection lives there, and
     # slow index writes do not block the event loop (heartbeats, fetches).
@@ -178,7 +202,11 @@ def create_app(
                 try:
                     sink_holder.append(await run_in_sink_thread(sink_factory, settings))
                 except Exception:
-                    log.critical("cannot open the index sink; exiting", exc_info=True)
+                    log.critical(
+                        "cannot open the index sink; exiting",
+                        exc_info=True,
+                        extra={"stage": STAGE_INDEX, "sink": settings.index.backend},
+                    )
                     observer.exiting()
                     logging.shutdown()
                     os._exit(EXIT_SINK_FAILED)
@@ -188,6 +216,7 @@ def create_app(
 
     @app.agent(scored, name="adwatch.index")
     async def index_agent(stream: Any) -> None:
+        logs.bind_stage("index")
         sink = await open_sink()
         counted = observer.stage("index")
         async for events in stream.take_events(size, within=within):
@@ -206,10 +235,16 @@ def create_app(
             )
             await dead_letter_rejected(rejected, by_key)
             counted.passed(len(valid_events) - len(rejected))
+            if log.isEnabledFor(logging.DEBUG):
+                refused = {r.key for r in rejected}
+                for ad in batch:
+                    if ad.key not in refused:
+                        log.debug("indexed in %s", sink.name, extra={"ad_key": ad.key})
             # take_events acks the batch when this iteration ends: only after the write.
 
     @app.agent(entity_records, name="adwatch.index-entities")
     async def entity_index_agent(stream: Any) -> None:
+        logs.bind_stage("index_entities")
         sink = await open_sink()
         counted = observer.stage("index_entities")
         async for events in stream.take_events(size, within=within):
@@ -240,7 +275,12 @@ def create_app(
         for r in rejected:
             event = events.get(r.key)
             if event is None:  # a sink naming a record it was not given: a bug, say so
-                log.error("sink rejected %s, which was not in the batch: %s", r.key, r.reason)
+                log.error(
+                    "sink rejected %s, which was not in the batch: %s",
+                    r.key,
+                    r.reason,
+                    extra={"record_key": r.key, "reason": r.reason},
+                )
                 continue
             await dead_letter(event, STAGE_INDEX, InvalidRecord(r.reason, r.details))
 
@@ -282,16 +322,35 @@ async def _write_with_retry(
             observer.sink_waiting(None)
             return rejected
         except RetriableError as exc:
-            log.warning("sink %s unavailable (%s); retrying in %.1fs", name, exc, delay)
+            log.warning(
+                "sink %s unavailable (%s); retrying in %.1fs",
+                name,
+                exc,
+                delay,
+                extra={"sink": name, "kind": kind, "reason": str(exc), "retry_in": delay},
+            )
             observer.metrics.sink_retries.labels(name, kind).inc()
             observer.sink_waiting(f"{name}: {str(exc)[:200]}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, SINK_RETRY_MAX_SECONDS)
         except Exception:
-            log.critical("sink %s failed; exiting without acking the batch", name, exc_info=True)
+            log.critical(
+                "sink %s failed; exiting without acking the batch",
+                name,
+                exc_info=True,
+                extra={"sink": name, "kind": kind, "batch_size": len(batch)},
+            )
             observer.exiting()
             logging.shutdown()
             os._exit(EXIT_SINK_FAILED)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a record is dead-lettered, for the log: pydantic's errors without their input."""
+    details = exc.details if isinstance(exc, InvalidRecord) else []
+    if details and all("loc" in d and "msg" in d for d in details):
+        return summarize(details)
+    return str(exc)[:300]
 
 
 def _credentials(settings: Settings) -> Any:

@@ -11,7 +11,8 @@
 Each table is written only while handling a record keyed like the table (the link key), so
 it is co-partitioned with ``ads.links``, and faust recovers it from its changelog on
 restart. All logic is in `pipeline.linking.stage`; here records are decoded, routed and
-dead-lettered (stage ``link``) when they are not what the topic carries.
+dead-lettered (stage ``link``) when they are not what the topic carries. Log lines carry
+the stage (``route``, ``link``) and the ad key of the record in hand.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from pipeline import topics
+from pipeline import logs, topics
 from pipeline.errors import InvalidRecord
 from pipeline.indicators.scoring import Weights
 from pipeline.linking.stage import (
@@ -89,6 +90,13 @@ def add_link_agents(
 
     async def emit(ad: EnrichedAd) -> None:
         await scored.send(key=ad.key.encode(), value=ad.model_dump_json().encode())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "scored %.2f with %d flags",
+                ad.risk_score,
+                len(ad.flags),
+                extra={"ad_key": ad.key, "flags": [f.id for f in ad.flags]},
+            )
         for flag in ad.flags:
             observer.metrics.flag(flag.id)
         if on_scored is not None:
@@ -104,7 +112,7 @@ def add_link_agents(
     @app.agent(enriched, name="adwatch.route")
     async def route_agent(stream: Any) -> None:
         counted = observer.stage("route")
-        async for event in stream.events():
+        async for event in logs.each_record(stream.events(), "route", logs.message_key):
             counted.received()
             try:
                 ad = EnrichedAd.model_validate_json(event.message.value or b"")
@@ -117,17 +125,21 @@ def add_link_agents(
             except ValidationError as exc:
                 await dead_letter(event, STAGE_LINK, InvalidRecord.from_validation(exc))
             except Exception as exc:  # a bug on one record: keep it, keep going
-                log.exception("routing failed for %r", event.message.key)
+                log.exception("routing failed for %r", event.message.key, extra={"stage": "route"})
                 await dead_letter(event, STAGE_LINK, exc)
 
     @app.agent(links, name="adwatch.link")
     async def link_agent(stream: Any) -> None:
         counted = observer.stage("link")
-        async for event in stream.events():
+        async for event in logs.each_record(stream.events(), "link"):  # keyed by link key
             counted.received()
             try:
                 message = LinkMessage.validate_json(event.message.value or b"")
-                key = message.link_key if isinstance(message, TemplateNote) else message.key
+                if isinstance(message, TemplateNote):
+                    key, ad_key = message.link_key, message.ad_key
+                else:
+                    key, ad_key = message.key, message.ad.key
+                logs.bind_ad(ad_key)
                 if (event.message.key or b"") != key.encode():
                     raise InvalidRecord(f"record keyed {event.message.key!r} is for {key!r}")
                 if isinstance(message, TemplateNote):
@@ -155,7 +167,9 @@ def add_link_agents(
             except InvalidRecord as exc:
                 await dead_letter(event, STAGE_LINK, exc)
             except Exception as exc:  # a bug on one record: keep it, keep going
-                log.exception("linking failed for %r", event.message.key)
+                log.exception(
+                    "linking failed for %r", event.message.key, extra={"stage": STAGE_LINK}
+                )
                 await dead_letter(event, STAGE_LINK, exc)
 
     _ = (route_agent, link_agent)

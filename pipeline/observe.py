@@ -162,7 +162,11 @@ class Observer:
             await asyncio.Event().wait()
         self._halting = True
         reason = trip.describe()
-        log.critical("%s (settings monitoring.deadletter_max_ratio/_window)", reason)
+        log.critical(
+            "%s (settings monitoring.deadletter_max_ratio/_window)",
+            reason,
+            extra={"stage": trip.stage, "reason": reason},
+        )
         write_halt(self.settings.data_dir, trip)
         self.state.update(halted=reason)
         app = self._app

@@ -274,6 +274,20 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".adwatch"), description="state, index, logs")
     topic_prefix: str = Field(default="adwatch.", pattern=r"^[A-Za-z0-9._-]*$", max_length=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description=(
+            "worker log lines: one JSON object per line (timestamp, level, logger, event, "
+            "stage, ad_key…) for a log store, or aligned text for a person"
+        ),
+    )
+    log_debug_phones: bool = Field(
+        default=False,
+        description=(
+            "DEBUG lines keep full phone numbers (INFO and above never do); only on a "
+            "development machine, never where logs are shipped"
+        ),
+    )
     kafka: KafkaSettings = KafkaSettings()
     index: IndexSettings = IndexSettings()
     pipeline: PipelineSettings = PipelineSettings()

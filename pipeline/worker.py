@@ -4,15 +4,23 @@ Settings come from the environment (``ADWATCH_KAFKA__BOOTSTRAP`` must point at a
 `adwatch up` sets it for the worker it starts). The worker serves /metrics, /healthz,
 /readyz and /status (`pipeline.observe`); it exits with `EXIT_DEADLETTER_CAP` (78) when
 the dead-letter cap halts it, and refuses to start again under the same cap.
+
+Every line it writes to stderr is a log line in ``log_format`` (`pipeline.logs`), from the
+first one on: even invalid settings are reported as one (JSON unless
+``ADWATCH_LOG_FORMAT=console``).
 """
 
 from __future__ import annotations
 
-import sys
+import logging
+import os
 
+from pipeline import logs
 from pipeline.app import create_app
 from pipeline.deadletter_cap import EXIT_DEADLETTER_CAP, clear_halt, halt_path, read_halt
 from pipeline.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("adwatch.worker")
 
 
 def refuse_if_halted(settings: Settings) -> None:
@@ -26,24 +34,41 @@ def refuse_if_halted(settings: Settings) -> None:
         return
     cap = settings.monitoring
     if halt.same_cap(cap.deadletter_max_ratio, cap.deadletter_window):
-        sys.stderr.write(
-            f"adwatch worker: halted at {halt.at}: {halt.reason}.\n"
-            f"Roll back or fix the deploy, then delete {halt_path(settings.data_dir)} "
-            "(or raise ADWATCH_MONITORING__DEADLETTER_MAX_RATIO to process the records).\n"
+        log.critical(
+            "halted at %s: %s. Roll back or fix the deploy, then delete %s (or raise "
+            "ADWATCH_MONITORING__DEADLETTER_MAX_RATIO to process the records).",
+            halt.at,
+            halt.reason,
+            halt_path(settings.data_dir),
+            extra={"stage": halt.stage, "reason": halt.reason},
         )
         raise SystemExit(EXIT_DEADLETTER_CAP)
-    sys.stderr.write(
-        f"adwatch worker: the cap changed; forgetting an earlier halt: {halt.reason}\n"
+    log.warning(
+        "the cap changed; forgetting an earlier halt: %s",
+        halt.reason,
+        extra={"stage": halt.stage, "reason": halt.reason},
     )
     clear_halt(settings.data_dir)
 
 
+def _early_options() -> logs.LogOptions:
+    """Log options before settings are known: the format from the environment, if valid."""
+    fmt = os.environ.get("ADWATCH_LOG_FORMAT", "json")
+    return logs.LogOptions(fmt="console" if fmt == "console" else "json")
+
+
 try:
     settings = load_settings()
+except SettingsError as exc:
+    logs.configure_logging(_early_options())
+    log.critical("%s", exc)
+    raise SystemExit(2) from None
+logs.configure_logging(logs.LogOptions.from_settings(settings))
+try:
     refuse_if_halted(settings)
     app = create_app(settings)
-except (SettingsError, ValueError) as exc:
-    sys.stderr.write(f"adwatch worker: {exc}\n")
+except ValueError as exc:
+    log.critical("%s", exc)
     raise SystemExit(2) from None
 
 
@@ -51,6 +76,7 @@ def main() -> None:
     """Run one worker until SIGTERM/SIGINT, then shut down cleanly (commits included)."""
     import faust
 
+    # faust resets logging at start from app.conf.logging_config: our handler again
     worker = faust.Worker(
         app,
         loglevel=settings.log_level.lower(),

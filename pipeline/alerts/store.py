@@ -202,5 +202,6 @@ class SubscriptionStore:
                 record.topic,
                 record.partition,
                 record.offset,
-                exc.errors(include_url=False)[:3],
+                exc.errors(include_url=False, include_input=False)[:3],  # no secret, no phone
+                extra={"subscription_id": key, "component": "subscriptions"},
             )

@@ -61,6 +61,7 @@ from pipeline.sinks.es_docs import (
 from schemas import EnrichedAd, PhoneEntity
 
 log = logging.getLogger("adwatch.sinks.elasticsearch")
+_FIELDS = {"stage": "index", "sink": "elasticsearch"}  # on every line: writes run in a thread
 
 RETRY_STATUSES = (429, 502, 503, 504)
 """Statuses streaming_bulk retries with backoff, for a whole request or one item."""
@@ -147,7 +148,12 @@ class ElasticsearchSink:
         failures, written = self._bulk(ad_actions(batch, self.names))
         rejected = _outcome(failures, skipped=_is_missing_delete, what="ads")
         self._delete_stale(copies, written, what="ads")
-        log.debug("wrote %d ads, %d rejected", len(written), len(rejected))
+        log.debug(
+            "wrote %d ads, %d rejected",
+            len(written),
+            len(rejected),
+            extra={**_FIELDS, "kind": "ads", "written": len(written), "rejected": len(rejected)},
+        )
         return rejected
 
     def write_entities(self, batch: Sequence[PhoneEntity]) -> list[Rejected]:
@@ -165,7 +171,17 @@ class ElasticsearchSink:
         failures, written = self._bulk(actions) if actions else ([], {})
         rejected = _outcome(failures, skipped=_is_version_conflict, what="entities")
         self._delete_stale(copies, written, what="entities")
-        log.debug("wrote %d phone entities, %d rejected", len(written), len(rejected))
+        log.debug(
+            "wrote %d phone entities, %d rejected",
+            len(written),
+            len(rejected),
+            extra={
+                **_FIELDS,
+                "kind": "entities",
+                "written": len(written),
+                "rejected": len(rejected),
+            },
+        )
         return rejected
 
     def _locate(
@@ -206,8 +222,18 @@ class ElasticsearchSink:
         failures, _ = self._bulk(actions)
         left = _outcome(failures, skipped=_is_missing_delete, what=f"stale {what}")
         if left:  # a 400 on a delete: nothing is lost, but say so
-            log.warning("could not delete stale copies of %s: %s", what, left)
-        log.info("deleted %d stale copies of %s", len(actions), what)
+            log.warning(
+                "could not delete stale copies of %s: %s",
+                what,
+                left,
+                extra={**_FIELDS, "kind": what, "record_keys": [r.key for r in left]},
+            )
+        log.info(
+            "deleted %d stale copies of %s",
+            len(actions),
+            what,
+            extra={**_FIELDS, "kind": what, "deleted": len(actions)},
+        )
 
     def _bulk(
         self, actions: Iterable[dict[str, Any]]
@@ -328,5 +354,11 @@ def _outcome(
             f"{len(retriable)} {what} action(s) not stored after retries, e.g. {retriable[0]}"
         )
     if reasons:
-        log.warning("elasticsearch rejected %d %s: %s", len(reasons), what, list(reasons))
+        log.warning(
+            "elasticsearch rejected %d %s: %s",
+            len(reasons),
+            what,
+            list(reasons),
+            extra={**_FIELDS, "kind": what, "record_keys": list(reasons)},
+        )
     return [Rejected(key, reason, details[key]) for key, reason in reasons.items()]
