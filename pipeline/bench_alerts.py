@@ -3,10 +3,11 @@
     publish (t0) ──> ads.raw ──> enrich ──> link hops ──> scored + match ──> alerts
                                                               notify ──> HTTP receiver (t1)
 
-Runs the embedded stack (Tansu, one worker process) with a real local HTTP receiver on
-127.0.0.1 as every subscription's webhook. ``subscriptions`` saved searches are stored:
-``watched`` of them watch one phone each of the stream's phone pool, the rest watch phones,
-words and flags no ad of the stream has, so matching works through a realistic index.
+Runs a fresh embedded stack (`pipeline.bench_stack`: Tansu, one worker process) with a
+real local HTTP receiver on 127.0.0.1 as every subscription's webhook. ``subscriptions``
+saved searches are stored: ``watched`` of them watch one phone each of the stream's phone
+pool, the rest watch phones, words and flags no ad of the stream has, so matching works
+through a realistic index.
 After a warm-up (the worker's first alert), synthetic ads are published at a fixed rate;
 latency is t1 - t0 per alert, both read from this machine's wall clock.
 """
@@ -14,29 +15,21 @@ latency is t1 - t0 per alert, both read from this machine's wall clock.
 from __future__ import annotations
 
 import json
-import statistics
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from connectors.producer import AdProducer
-from pipeline import topics
-from pipeline.alerts.store import SubscriptionStore, ensure_subscription_topic
-from pipeline.broker import broker_for, ensure_topics
+from pipeline.alerts.store import SubscriptionStore
+from pipeline.bench_stack import Percentiles, Say, fresh_stack, pace, quiet, wait_until, warm_up
 from pipeline.settings import Settings
-from pipeline.supervisor import WorkerProcess
 from schemas import RawAd, SearchQuery
 from schemas.alerts import Channel, Subscription
 
 POOL = 100  # the stream's phones: +1 702 555 01xx, fictional
-WARMUP_TIMEOUT = 180.0
 DRAIN_TIMEOUT = 120.0
 CITIES = ("Las Vegas, NV", "Phoenix, AZ", "Denver, CO", "Reno, NV", "Tucson, AZ")
 WORDS = ("quiet", "garden", "evening", "studio", "downtown", "weekend", "friendly", "calm")
@@ -164,23 +157,6 @@ def bench_ad(run: str, i: int) -> RawAd:
     )
 
 
-@contextmanager
-def embedded_worker(settings: Settings) -> Iterator[tuple[Settings, str, WorkerProcess]]:
-    """The embedded broker with the topics and one worker, stopped on exit."""
-    kafka = settings.kafka.model_copy(
-        update={"single_record_batches": True, "fetch_max_wait_ms": 100}
-    )
-    settings = settings.model_copy(update={"kafka": kafka})
-    with broker_for(settings) as bootstrap:
-        ensure_topics(settings, bootstrap, topics.ALL)
-        ensure_subscription_topic(settings, bootstrap)
-        worker = WorkerProcess(settings, bootstrap)
-        try:
-            yield settings, bootstrap, worker
-        finally:
-            worker.stop()
-
-
 def run_alert_bench(
     settings: Settings,
     *,
@@ -188,115 +164,66 @@ def run_alert_bench(
     seconds: float,
     subscriptions: int,
     watched: int,
-    say: Callable[[str], None] = lambda _: None,
+    say: Say = quiet,
 ) -> AlertLatency:
     """Run the benchmark on a fresh embedded stack under a temporary data dir."""
-    with tempfile.TemporaryDirectory(prefix="adwatch-bench-") as tmp:
-        fresh = settings.model_copy(
-            update={
-                "data_dir": Path(tmp),
-                "kafka": settings.kafka.model_copy(update={"bootstrap": None}),
-            }
+    total = max(1, round(rate * seconds))
+    run = f"r{time.time_ns() % 10**9}"
+    with TimingReceiver() as receiver, fresh_stack(settings) as stack:
+        subs = bench_subscriptions(subscriptions, watched, receiver.url)
+        with SubscriptionStore(stack.settings, stack.bootstrap) as store:
+            for sub in subs:
+                store.put(sub)
+        say(f"{len(subs):,} subscriptions stored; starting the worker")
+        stack.worker.start()
+        with AdProducer(stack.settings, stack.bootstrap) as producer:
+
+            def publish_watched(i: int) -> None:
+                producer.publish(bench_ad(f"{run}-warmup", i * POOL))  # pool phone 0: watched
+                producer.flush()
+
+            say("warming up: waiting for the worker's first alert")
+            warm_up(stack, publish_watched, lambda: receiver.count() > 0, "alert", settle=3.0)
+            ads = (bench_ad(run, i) for i in range(total))
+            paced = pace(producer, ads, rate, total, say)
+        expected = {
+            (f"bench-{i % POOL:05d}", key)
+            for i, (key, _) in enumerate(paced.sent)
+            if i % POOL < watched
+        }
+        say(
+            f"published {len(paced.sent):,} ads at {paced.rate:.1f}/s; "
+            f"waiting for {len(expected):,} alerts"
         )
-        with TimingReceiver() as receiver, embedded_worker(fresh) as (s, bootstrap, worker):
-            subs = bench_subscriptions(subscriptions, watched, receiver.url)
-            with SubscriptionStore(s, bootstrap) as store:
-                for sub in subs:
-                    store.put(sub)
-            say(f"{len(subs):,} subscriptions stored; starting the worker")
-            worker.start()
-            run = f"r{time.time_ns() % 10**9}"
-            with AdProducer(s, bootstrap) as producer:
-                _warm_up(producer, receiver, worker, run, say)
-                sent, published_rate = _stream(producer, run, rate, seconds, say)
-            expected = {
-                (f"bench-{i % POOL:05d}", key)
-                for i, (key, _) in enumerate(sent)
-                if i % POOL < watched
-            }
-            say(
-                f"published {len(sent):,} ads at {published_rate:.1f}/s; "
-                f"waiting for {len(expected):,} alerts"
-            )
-            deadline = time.monotonic() + DRAIN_TIMEOUT
-            while time.monotonic() < deadline and not expected <= receiver.arrived.keys():
-                if not worker.alive:
-                    raise RuntimeError(
-                        f"the worker exited ({worker.returncode}); see {worker.log_path}"
-                    )
-                time.sleep(0.2)
+
+        def all_arrived() -> bool:
             with receiver.lock:
-                arrived = dict(receiver.arrived)
-    published = dict(sent)
-    latencies = sorted(
+                return expected <= receiver.arrived.keys()
+
+        try:
+            wait_until(all_arrived, stack, DRAIN_TIMEOUT, "alerts")
+        except RuntimeError:
+            if not stack.worker.alive:
+                raise  # else report what arrived: the figures show what is missing
+        with receiver.lock:
+            arrived = dict(receiver.arrived)
+    published = dict(paced.sent)
+    latency = Percentiles.of(
         (arrived[key] - published[key[1]]) * 1000 for key in expected if key in arrived
     )
-    bench_keys = set(published)
-    unexpected = sum(1 for key in arrived if key[1] in bench_keys and key not in expected)
+    unexpected = sum(1 for key in arrived if key[1] in published and key not in expected)
     return AlertLatency(
         rate=rate,
         seconds=seconds,
-        ads=len(sent),
+        ads=len(paced.sent),
         subscriptions=subscriptions,
         watched=watched,
         expected=len(expected),
-        delivered=len(latencies),
+        delivered=sum(1 for key in expected if key in arrived),
         unexpected=unexpected,
-        p50_ms=_quantile(latencies, 0.50),
-        p90_ms=_quantile(latencies, 0.90),
-        p99_ms=_quantile(latencies, 0.99),
-        max_ms=latencies[-1] if latencies else float("nan"),
-        publish_rate=published_rate,
+        p50_ms=latency.p50,
+        p90_ms=latency.p90,
+        p99_ms=latency.p99,
+        max_ms=latency.max,
+        publish_rate=paced.rate,
     )
-
-
-def _warm_up(
-    producer: AdProducer,
-    receiver: TimingReceiver,
-    worker: WorkerProcess,
-    run: str,
-    say: Callable[[str], None],
-) -> None:
-    """Publish a watched ad every 2 s until the first alert arrives (group join, recovery)."""
-    say("warming up: waiting for the worker's first alert")
-    deadline = time.monotonic() + WARMUP_TIMEOUT
-    i = 0
-    while receiver.count() == 0:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no alert within {WARMUP_TIMEOUT:.0f}s; see {worker.log_path}")
-        if not worker.alive:
-            raise RuntimeError(f"the worker exited ({worker.returncode}); see {worker.log_path}")
-        producer.publish(bench_ad(f"{run}-warmup", i * POOL))  # pool phone 0: watched
-        producer.flush()
-        i += 1
-        time.sleep(2.0)
-    time.sleep(3.0)  # let the warm-up ads drain
-
-
-def _stream(
-    producer: AdProducer, run: str, rate: float, seconds: float, say: Callable[[str], None]
-) -> tuple[list[tuple[str, float]], float]:
-    """Publish ``rate`` ads per second for ``seconds``; (ad key, publish time) of each."""
-    total = max(1, round(rate * seconds))
-    sent: list[tuple[str, float]] = []
-    start = time.monotonic()
-    for i in range(total):
-        pause = start + i / rate - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        ad = bench_ad(run, i)
-        sent.append((ad.key, time.time()))
-        producer.publish(ad)
-        if i and i % max(1, round(rate * 10)) == 0:
-            say(f"  {i:,}/{total:,} published")
-    producer.flush()
-    elapsed = time.monotonic() - start
-    return sent, total / elapsed if elapsed > 0 else float("nan")
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1]

@@ -1,4 +1,4 @@
-"""``adwatch bench extract``: extraction speed; ``adwatch bench alerts``: alert latency."""
+"""``adwatch bench extract``: extraction speed; ``alerts``: alert latency; ``e2e``: the pipeline."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,6 +25,9 @@ from pipeline.broker import BrokerError
 from pipeline.cli.common import console, err_console, fail, say, settings_or_exit, warn
 from pipeline.cli.extract_cmd import check_input, label, read_valid, resolve_region
 
+if TYPE_CHECKING:
+    from pipeline.bench_e2e import E2EResult
+
 HELP = (
     "Time phone extraction against phonenumbers' `PhoneNumberMatcher` (leniency VALID) on "
     "the same ads, in one run, passes interleaved round by round.\n\n"
@@ -38,8 +41,13 @@ HELP = (
     "synthetic ads (--ads, --seed); --corpus takes JSONL files like `adwatch extract`."
 )
 
+JsonPath = Annotated[
+    Path | None,
+    typer.Option("--json", metavar="PATH", help="also write the figures and machine info here"),
+]
+
 bench_app = typer.Typer(
-    help="Measure extraction speed and alert latency.",
+    help="Measure extraction speed, alert latency and the whole pipeline.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -70,10 +78,7 @@ def bench_extract(
             show_default=False,
         ),
     ] = None,
-    json_path: Annotated[
-        Path | None,
-        typer.Option("--json", metavar="PATH", help="also write the figures and machine info here"),
-    ] = None,
+    json_path: JsonPath = None,
 ) -> None:
     """Benchmark extraction."""
     default_region = resolve_region(region)
@@ -176,11 +181,7 @@ def _write_json(
         "statistic": "median round; ads_per_second_best is the fastest round",
         "corpora": [r.as_dict() for r in results],
     }
-    try:
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        fail(f"--json {path}: cannot write ({exc.strerror or exc})", code=1)
-    say(f"figures written to {path}")
+    _write_figures(path, data)
 
 
 def _status(message: str) -> AbstractContextManager[Any]:
@@ -211,10 +212,7 @@ def bench_alerts(
         int,
         typer.Option(min=1, max=100, help="of them, on stream phones (of 100): the match share"),
     ] = 20,
-    json_path: Annotated[
-        Path | None,
-        typer.Option("--json", metavar="PATH", help="also write the figures and machine info here"),
-    ] = None,
+    json_path: JsonPath = None,
 ) -> None:
     """Benchmark alert latency end to end."""
     from pipeline.bench_alerts import run_alert_bench
@@ -234,9 +232,6 @@ def bench_alerts(
     except (RuntimeError, BrokerError) as exc:
         fail(str(exc), code=1)
     result.machine = machine_info()
-    table = Table(title="publish → alert delivered", title_justify="left")
-    table.add_column("", no_wrap=True)
-    table.add_column("", justify="right", no_wrap=True)
     rows = [
         ("rate (ads/s), asked / published", f"{result.rate:g} / {result.publish_rate:.1f}"),
         ("ads published", f"{result.ads:,}"),
@@ -248,17 +243,10 @@ def bench_alerts(
         ("p99 (ms)", f"{result.p99_ms:,.0f}"),
         ("max (ms)", f"{result.max_ms:,.0f}"),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
-    machine = result.machine
-    say(f"Python {machine['python']} on {machine['platform']}, {machine['cpu_count']} CPUs")
+    console.print(figures_table("publish → alert delivered", rows))
+    _say_machine(result.machine)
     if json_path is not None:
-        try:
-            json_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            fail(f"--json {json_path}: cannot write ({exc.strerror or exc})", code=1)
-        say(f"figures written to {json_path}")
+        _write_figures(json_path, result.as_dict())
     if result.delivered < result.expected or result.unexpected:
         fail(
             f"{result.expected - result.delivered} expected alerts missing, "
@@ -267,6 +255,127 @@ def bench_alerts(
         )
 
 
+E2E_HELP = (
+    "The whole pipeline on the embedded stack (Tansu, one worker, the SQLite index) with ads "
+    "of the synthetic demo source: enrichment, indicators, linking, the index.\n\n"
+    "After a warm-up it publishes --rate ads/s for --seconds and reports how long each took "
+    "from publish to searchable (p50, p90, p99); then publishes --ads ads at once and "
+    "reports the sustained ads/s and the worker's and broker's CPU per ad. Last, it runs the "
+    "pure stage functions in this process over --stage-ads of the same ads and reports CPU "
+    "per ad per stage, JSON per hop included; the worker's CPU per ad minus their sum is "
+    "what faust, aiokafka and the Kafka protocol cost. About three minutes with the defaults; "
+    "uses a temporary data dir and a free port, so it does not touch a running adwatch up."
+)
+
+
+@bench_app.command("e2e", help=E2E_HELP)
+def bench_e2e(
+    ads: Annotated[
+        int, typer.Option(min=100, max=200_000, help="ads published at once (throughput)")
+    ] = 5000,
+    rate: Annotated[
+        float, typer.Option(min=0.1, max=10_000, help="ads per second (latency)")
+    ] = 20.0,
+    seconds: Annotated[
+        float, typer.Option(min=1, max=600, help="how long to publish at --rate")
+    ] = 30.0,
+    stage_ads: Annotated[
+        int, typer.Option(min=10, max=200_000, help="ads timed stage by stage, in process")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic ads")] = 7,
+    json_path: JsonPath = None,
+) -> None:
+    """Benchmark the pipeline end to end."""
+    from pipeline.bench_e2e import run_e2e_bench
+
+    settings = settings_or_exit()
+    try:
+        result = run_e2e_bench(
+            settings,
+            ads=ads,
+            rate=rate,
+            seconds=seconds,
+            stage_ads=min(stage_ads, ads),
+            seed=seed,
+            say=say,
+        )
+    except (RuntimeError, BrokerError) as exc:
+        fail(str(exc), code=1)
+    result.machine = machine_info()
+    console.print(e2e_table(result))
+    console.print(stages_table(result))
+    records = ", ".join(
+        f"{topic} {n:.2f} ({result.bytes_per_ad[topic] / 1024:.1f} KB)"
+        for topic, n in result.records_per_ad.items()
+    )
+    say(f"Kafka records (value KB) the worker produces per ad: {records}")
+    _say_machine(result.machine)
+    if json_path is not None:
+        _write_figures(json_path, result.as_dict())
+
+
+def figures_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    """A two-column table of named figures."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("", justify="right", no_wrap=True)
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _say_machine(machine: dict[str, Any]) -> None:
+    say(f"Python {machine['python']} on {machine['platform']}, {machine['cpu_count']} CPUs")
+
+
+def _write_figures(path: Path, data: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail(f"--json {path}: cannot write ({exc.strerror or exc})", code=1)
+    say(f"figures written to {path}")
+
+
+def e2e_table(result: E2EResult) -> Table:
+    """Throughput, CPU and latency of one `E2EResult`."""
+    rows = [
+        ("ads published at once", f"{result.ads:,}"),
+        ("published in / all searchable after (s)",
+         f"{result.publish_seconds:.1f} / {result.searchable_seconds:.1f}"),
+        ("sustained throughput (ads/s)", f"{result.sustained_ads_per_s:,.0f}"),
+        ("worker CPU per ad (ms)", f"{result.worker_cpu_ms_per_ad:.2f}"),
+        ("broker CPU per ad (ms)", f"{result.broker_cpu_ms_per_ad:.2f}"),
+        ("latency: rate (ads/s), asked / published",
+         f"{result.rate:g} / {result.publish_rate:.1f}"),
+        ("latency: ads published / searchable",
+         f"{result.latency_ads:,} / {result.latency_seen:,}"),
+        ("publish → searchable p50 (ms)", f"{result.p50_ms:,.0f}"),
+        ("publish → searchable p90 (ms)", f"{result.p90_ms:,.0f}"),
+        ("publish → searchable p99 (ms)", f"{result.p99_ms:,.0f}"),
+        ("publish → searchable max (ms)", f"{result.max_ms:,.0f}"),
+    ]  # fmt: skip
+    return figures_table("end to end: Tansu + 1 worker + SQLite index", rows)
+
+
+def stages_table(result: E2EResult) -> Table:
+    """CPU per ad per stage, in process, against the worker's measured CPU per ad."""
+    table = Table(
+        title=f"CPU per ad per stage, in process, {result.stage_ads:,} ads", title_justify="left"
+    )
+    table.add_column("stage", no_wrap=True)
+    table.add_column("µs/ad", justify="right", no_wrap=True)
+    table.add_column("calls/ad", justify="right", no_wrap=True)
+    worker_us = result.worker_cpu_ms_per_ad * 1000
+    for stage in result.stages:
+        table.add_row(stage.name, f"{stage.us_per_ad:,.0f}", f"{stage.calls_per_ad:.2f}")
+    table.add_row("sum of the stages", f"{result.stage_sum_us:,.0f}", "", style="bold")
+    table.add_row("worker CPU per ad, measured", f"{worker_us:,.0f}", "")
+    table.add_row(
+        "the rest: faust, aiokafka, Kafka protocol", f"{worker_us - result.stage_sum_us:,.0f}", ""
+    )
+    return table
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``adwatch bench extract|alerts`` to ``app``."""
+    """Add ``adwatch bench extract|alerts|e2e`` to ``app``."""
     app.add_typer(bench_app, name="bench")
