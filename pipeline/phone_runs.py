@@ -3,8 +3,13 @@
 A run is cut into the groups it was written in. The whole run, or else windows that start
 and end on group boundaries, are validated; in a NANP region a window must be shaped like
 a phone number and set apart from its neighbours, so price lists and dates that hold ten
-digits are not taken. `numbers_in_run` returns ``(start, end, number, whole)`` in the
-offsets of the projected text.
+digits are not taken. A number dialled abroad must write its exit prefix (011, or 00 for
+"+") as one (`_dialled_abroad`): the 011 of a ZIP code ("01143-0120") or one joined from
+two groups ("5:01. 12518") dials nowhere. A date, a price or a measure is in no number,
+at its ends or inside; it, a ZIP+4 code, an id and a count ("13 reviews") are tokens of
+their own, not items of a list that would keep a window from being set apart.
+`numbers_in_run` returns ``(start, end, number, whole)`` in the offsets of the projected
+text.
 """
 
 from __future__ import annotations
@@ -27,12 +32,16 @@ _DATE_LIKE = re.compile(  # 2025-06-15, 12/24/2025, 24.12.25 (not inside longer 
     rf"(?<![0-9])(?:(?:19|20)[0-9]{{2}}([-/.]){_MONTH}\1{_DAY}"
     rf"|{_DAY}([-/.]){_DAY}\2(?:19|20)?[0-9]{{2}})(?![0-9])"
 )
-_UNIT_AFTER = re.compile(  # 140 lbs, 30 min, 40/hr, 200 per hour, 300 roses
+_UNIT_AFTER = re.compile(  # 140 lbs, 30 min, 40/hr, 200 per hour, 300 roses; 36F; 5'7
     r"\s?(?:/\s?|per\s)?(?:%|(?:lbs?|kgs?|cm|mm|ft|in|inch|inches|mi|km|miles|usd|dollars|roses?|hrs?|"
     r"hours?|mins?|minutes|am|pm|k|yo|years?|hh|hhr|qv|qk|half|overnight|nights?|days?|"
     r"weeks?|months?|sessions?|each)\b)"
+    r"|(?<![0-9]{3})(?<=[2-5][0-9])([a-h])\1{0,2}(?![a-z])"  # 36F, 34DD: a band and cup size
+    r"|(?<![0-9]{2})(?<=[3-7])'[0-9]"  # 5'7, 4'11": a height in feet and inches
 )
 _CURRENCY = frozenset("$€£¥")
+_COUNT_AFTER = re.compile(r" [a-z]")  # "13 reviews", "40 photos": a count of something
+_TIGHT = frozenset("-/.")  # separators that tie two groups into one token: 06052-6524, 12/24
 _NON_DIGIT = re.compile(r"[^0-9]+")
 _PLAIN_GROUP = re.compile(r"[0-9]+")
 _TEN: Final = frozenset({(10,), (3, 7), (3, 3, 4), (6, 4), (3, 3, 2, 2)})
@@ -51,7 +60,7 @@ class _Group(NamedTuple):
         return self.end - self.start != len(self.digits)
 
 
-_LEADING = -1  # in a blocked set: the first group is an id or a price (see `_blocked`)
+_LEADING = -1  # in a blocked set: the first group is a price (see `_blocked`)
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (hot path)
 
 
@@ -119,22 +128,30 @@ def _whole(
 ) -> ValidNumber | None:
     """The whole run as one number, if it is one (the rule shared by both paths).
 
-    In a NANP region without a "+" the run must be ten or eleven digits (or start with the
-    011 prefix) and well formed; "00" may stand for "+" ("00 44 …", "001-702-…").
+    In a NANP region without a "+" the run must be ten or eleven digits and well formed,
+    or be dialled abroad with an exit prefix written as one (`_dialled_abroad`): 011, or
+    "00" standing for "+" ("00 44 …", "001-702-…").
     """
     n = len(digits)
     if n > 17:
         return None
-    nanp = region in NANP_REGIONS
-    loose = plus or not nanp  # a country code, or another country's numbering
-    plausible = n in (10, 11) or digits.startswith("011")
-    if loose or (plausible and _well_formed(_merged(sizes), seps)):
+    if plus or region not in NANP_REGIONS:  # a country code, or another country's numbering
         found = validate(digits, region, plus)
-        if found is not None:
-            return found
-    if not plus and digits.startswith("00"):
+        if found is None and not plus and digits.startswith("00"):
+            return validate(digits[2:], region, True)
+        return found
+    if digits[:1] != "0":  # no exit prefix: most runs, so ``sizes`` is read only once
+        shaped = n in (10, 11) and _well_formed(digits, sizes, seps)
+        return validate(digits, region, False) if shaped else None
+    shape = tuple(sizes)
+    if digits.startswith("011"):
+        shaped = _dialled_abroad(shape, seps, "011")
+    else:
+        shaped = n in (10, 11) and _well_formed(digits, shape, seps)
+    found = validate(digits, region, False) if shaped else None
+    if found is None and digits.startswith("00") and _dialled_abroad(shape, seps, "00"):
         return validate(digits[2:], region, True)
-    return None
+    return found
 
 
 def _window_lengths(digits: str, a: int, plus: bool, nanp: bool) -> range | tuple[int, ...]:
@@ -147,13 +164,49 @@ def _window_lengths(digits: str, a: int, plus: bool, nanp: bool) -> range | tupl
     return range(min(len(digits) - a, 15), 6, -1)
 
 
-def _well_formed(sizes: tuple[int, ...], seps: list[str]) -> bool:
-    """A run may be a NANP number as a whole.
+def _well_formed(digits: str, sizes: Iterable[int], seps: list[str]) -> bool:
+    """A run of ten or eleven digits may be a NANP number as a whole.
 
     It needs phone-shaped groups, or one separator used throughout ("70 25 55 01 47"):
-    "22-32. 24/7. 100" is not one.
+    "22-32. 24/7. 100" is not one, nor is a list of rising values ("80/90/310/800").
     """
-    return sizes in _NANP_SHAPES or len(set(seps)) <= 1
+    merged = _merged(sizes)
+    if merged in _NANP_SHAPES:
+        return True
+    return len(set(seps)) <= 1 and not _rising_list(digits, merged, len(seps) + 1)
+
+
+def _rising_list(digits: str, merged: tuple[int, ...], groups: int) -> bool:
+    """Whether three or more groups of two or more digits are a list of rates.
+
+    ``merged`` is what `_merged` made of the sizes of the ``groups`` groups.
+    """
+    if groups < 3 or len(merged) != groups or min(merged) < 2:
+        return False  # (merged one-digit groups: some group has one digit)
+    bounds = itertools.pairwise(itertools.accumulate(merged, initial=0))
+    return _rising(digits[a:b] for a, b in bounds)
+
+
+def _rising(values: Iterable[str]) -> bool:
+    """Whether numbers rise left to right, as rates do ("80-90-260-420")."""
+    return all(int(a) < int(b) for a, b in itertools.pairwise(values))
+
+
+def _dialled_abroad(sizes: tuple[int, ...], seps: list[str], prefix: str) -> bool:
+    """Whether digits starting with an exit prefix are written as a number dialled abroad.
+
+    Every digit is written together ("011442079460958") or apart ("0 1 1 4 4 …", words),
+    or there is one separator throughout and the prefix is a group of its own: 011 alone
+    ("011 44 20 7946 0958"), 00 alone or with the country code ("00 44 …", "0044 20 …",
+    "001-702-555-0123"). A prefix glued to more digits, split across groups or followed by
+    other separators is not one: "01143-0120. 01001-0000" is two ZIP+4 codes, "5:01.
+    12518-0248" a time and a ZIP+4 code, "00601-7753 | 2966" a ZIP+4 code of Puerto Rico.
+    """
+    if len(sizes) == 1 or max(sizes) == 1:
+        return True
+    if len(set(seps)) > 1:
+        return False
+    return sizes[0] == 3 if prefix == "011" else 2 <= sizes[0] <= 5
 
 
 def _numbers(
@@ -205,13 +258,15 @@ def _windows(
         starts.append(starts[-1] + len(g.digits))
     ends = {offset: k for k, offset in enumerate(starts)}  # digit offset -> group index
     hits: list[_Hit] = []
+    tied = _digit_by_digit(groups, digits, starts) if nanp else frozenset()
+    counted = _COUNT_AFTER.match(projected, groups[-1].end) is not None
+    tally = len(groups) - 1 if counted else -1  # "702 555 0123 13 reviews"
+    run = _Run(groups, seps, digits, starts, ends, region, plus, blocked, strict, tied, tally)
     first = 0
     while first < len(groups):
         hit = None
         for begin in _single_run_starts(projected, groups, seps, first) if nanp else (first,):
-            hit = _window_at(
-                groups, seps, digits, starts, ends, begin, region, plus, blocked, strict
-            )
+            hit = _window_at(run, begin)
             if hit is not None:
                 break
         if hit is None:
@@ -222,30 +277,69 @@ def _windows(
     return hits
 
 
-def _window_at(
-    groups: list[_Group],
-    seps: list[str],
-    digits: str,
-    starts: list[int],
-    ends: dict[int, int],
-    first: int,
-    region: str,
-    plus: bool,
-    blocked: frozenset[int],
-    strict: bool,
-) -> _Hit | None:
+def _digit_by_digit(groups: list[_Group], digits: str, starts: list[int]) -> frozenset[int]:
+    """Where a window may not cut: between the digits of a number written one at a time.
+
+    A run of one-digit groups that is a NANP number by its length (ten digits, or eleven
+    after a 1) is read whole: "suite 234 five zero two hyphen seven eight zero hyphen zero
+    one two four" holds 502 780 0124, not 234 502 7800. Returns each k such that groups k
+    and k + 1 are two digits of one such number.
+    """
+    tied: set[int] = set()
+    k, n = 0, len(groups)
+    while k < n:
+        if len(groups[k].digits) != 1:
+            k += 1
+            continue
+        j = k
+        while j + 1 < n and len(groups[j + 1].digits) == 1:
+            j += 1
+        size, lead = j - k + 1, digits[starts[k]]
+        if (size == 10 and lead not in "01") or (size == 11 and lead == "1"):
+            tied.update(range(k, j))
+        k = j + 1
+    return frozenset(tied)
+
+
+class _Run(NamedTuple):
+    """A run as every window cut from it is checked (see `_window_at`)."""
+
+    groups: list[_Group]
+    seps: list[str]
+    digits: str
+    starts: list[int]  # digit offset of each group, then of the end
+    ends: dict[int, int]  # digit offset -> index of the group starting there
+    region: str
+    plus: bool
+    blocked: frozenset[int]
+    strict: bool  # windows must be set apart
+    tied: frozenset[int]  # see `_digit_by_digit`
+    tally: int  # index of a count ending the run ("13 reviews"), else -1
+
+
+def _window_at(run: _Run, first: int) -> _Hit | None:
+    groups, seps, digits, starts, ends, region, plus, blocked, strict, tied, tally = run
     nanp = region in NANP_REGIONS
     a = starts[first]
+    if first == 0 and _LEADING in blocked:
+        return None
+    if first - 1 in tied:
+        return None  # it would start inside a number written one digit at a time
     for length in _window_lengths(digits, a, plus, nanp):
         last = ends.get(a + length, 0) - 1
-        leading = first == 0 and _LEADING in blocked
-        if last < first or first in blocked or last in blocked or leading:
+        if last < first or (blocked and not blocked.isdisjoint(range(first, last + 1))):
+            continue  # a price, a measure or a date is in no number, not even inside one
+        if last in tied:
             continue
         window_plus = plus and first == 0
-        if nanp and not window_plus and not digits.startswith("011", a):
-            if _shape(groups[first : last + 1]) not in _NANP_SHAPES:
+        if nanp and not window_plus:
+            if digits.startswith("011", a):
+                sizes = tuple(len(g.digits) for g in groups[first : last + 1])
+                if not _dialled_abroad(sizes, seps[first:last], "011"):
+                    continue
+            elif _shape(groups[first : last + 1]) not in _NANP_SHAPES:
                 continue
-            if strict and not _set_apart(groups, seps, first, last, blocked):
+            if strict and not _set_apart(groups, seps, first, last, blocked, tally):
                 continue
         number = validate(digits[a : a + length], region, window_plus)
         if number is not None:
@@ -259,20 +353,32 @@ def _set_apart(
     first: int,
     last: int,
     blocked: frozenset[int] = frozenset(),
+    tally: int = -1,
 ) -> bool:
     """Whether a window is a number of its own within its run.
 
     It is not when a neighbour of two or more digits joins it with a separator the window
     uses inside: "40/210/220/1000" is a price list, while "24/7 201 555 0000" and
-    "Room 2 201 555 0000" end in a phone.
+    "Room 2 201 555 0000" end in a phone. No item of a list either: a blocked neighbour,
+    one tied to its other side by a tight separator the window does not use (the ZIP+4
+    code in "757 555 5757 06052-6524"), and the group at ``tally``, a count of what the
+    word after it names ("702 555 0123 13 reviews") unless the values rise through it as
+    rates do ("250 350 1000 2000 special").
     """
     if all(len(g.digits) == 1 for g in groups[first : last + 1]):
         return True  # digits written one by one: nothing to compare
     inside = set(seps[first:last])
-    for sep_index, neighbour in ((first - 1, first - 1), (last, last + 1)):
+    for sep_index, neighbour, far in (
+        (first - 1, first - 1, first - 2),
+        (last, last + 1, last + 1),
+    ):
         joined = 0 <= sep_index < len(seps) and seps[sep_index] in inside
-        if not joined or neighbour in blocked:  # a measure or a date next to it: not a number
+        if not joined or neighbour in blocked:  # a measure or a date next to it
             continue
+        if neighbour == tally and not _rising(g.digits for g in groups[first : neighbour + 1]):
+            continue
+        if 0 <= far < len(seps) and seps[far] in _TIGHT and seps[far] not in inside:
+            continue  # "06052-6524": the neighbour belongs to another token
         other = groups[neighbour]
         if len(other.digits) >= 2 and not other.weak and not other.spelled:
             return False  # (a weak or spelled neighbour is a word such as "Lili", "one two")
@@ -334,9 +440,12 @@ def _blocked(
         for k, g in enumerate(groups):
             if any(d.start() <= g.start and g.end <= d.end() for d in dates):
                 blocked.add(k)
-    # A leading id or price is kept apart from the rest differently: unlike a measure or a
-    # date it may head a list ("$40/210/220/1000"), so it still counts as a neighbour.
-    if identifier or projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
+    # An id named by its cue is one token, like a measure ("order no. 4155550117 | 317 |
+    # 555 | 7171" ends in a phone). A leading price is kept apart from the rest differently:
+    # it may head a list ("$40/210/220/1000"), so it still counts as a neighbour.
+    if identifier:
+        blocked.add(0)
+    elif projected[groups[0].start - 1 : groups[0].start] in _CURRENCY:
         blocked.add(_LEADING)
     return frozenset(blocked)
 

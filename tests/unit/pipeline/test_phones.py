@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.phones import PhoneNumberError, extract_phones, normalize_phone
@@ -294,8 +294,68 @@ def negative_ads(draw: st.DrawFn) -> str:
 
 @settings(max_examples=500, deadline=None)
 @given(negative_ads())
+# Found by this test (CI, and runs of 50,000 examples with several seeds): see
+# test_no_phone_assembled_across_tokens for the rules and their siblings.
+@example("01143-0120. 01001-0000")  # two ZIP+4 codes read as 011 43 …: Vienna
+@example("Posted 1999-11-10 0:41 - Post #1757169; 5:01. 12518-0248 | 2966 Main St")
+@example("69kg | Posted: 2003-07-13 - 72 reviews · 38279-0115 - 1/18/2014 11:40 pm")
+@example("Rates 80-90-260-420")  # read as +1 809 …, a Dominican Republic number
+@example("Rates 80/90/310/800")
+@example("80 / 90 / 210 / 490")
 def test_no_phone_in_prices_dates_measurements(text: str) -> None:
     assert extract_phones(text) == [], text
+
+
+# The ads of the examples below, as hypothesis drew them.
+_LILY = AdCase("502/517/0444 ask for Lily", "CA", "+15025170444", "slash", True, 0, 12)
+_PIPES = AdCase(
+    "Sweet, classy and punctual. Dinner dates welcome. 361 | 529 | 3444",
+    "US",
+    "+13615293444",
+    "pipes_bullets",
+    True,
+    50,
+    66,
+)
+_LINES = AdCase(
+    "Real photos, relaxed atmosphere, message for details. 757\n555\n5757",
+    "US",
+    "+17575555757",
+    "newlines",
+    True,
+    54,
+    66,
+)
+_PIPES_ORDER = AdCase(
+    "317 | 555 | 7171\nThank you!", "CA", "+13175557171", "pipes_bullets", True, 0, 16
+)
+_LINES_NOW = AdCase(
+    "Sweet, classy and punctual. Dinner dates welcome. CALL NOW 253\n555\n5555",
+    "CA",
+    "+12535555555",
+    "newlines",
+    True,
+    59,
+    71,
+)
+_APART = AdCase(
+    "Hi gentlemen :) I'm the one you have been looking for. Tel: 7\n2\n0\n5\n5\n5\n0\n0\n0\n0",
+    "CA",
+    "+17205550000",
+    "digit_apart",
+    True,
+    60,
+    79,
+)
+_SPOKEN = AdCase(
+    "📞 five zero two hyphen seven eight zero hyphen zero one two four No blocked calls please.",
+    "US",
+    "+15027800124",
+    "spoken_separators",
+    True,
+    2,
+    64,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -304,6 +364,50 @@ def test_no_phone_in_prices_dates_measurements(text: str) -> None:
     before=st.lists(NEGATIVE_FRAGMENTS, max_size=3),
     after=st.lists(NEGATIVE_FRAGMENTS, max_size=3),
     joiner=st.sampled_from([". ", ".\n", "\n", " | ", ", "]),
+)
+# Found by runs of 20,000 examples: a ZIP+4 code before the number made "011 31 …" of
+# both; a cup size after the pipes ("36F"), a ZIP+4 code after the lines, an order
+# number before the pipes and "13 reviews" after the lines counted as one more item of a
+# list; a suite number took the first seven of ten spelled digits, and the feet of a
+# height ("4'11") the place of the first of ten digits written apart.
+@example(case=_LILY, before=["01131-0223"], after=["01131-0223"], joiner=". ")
+@example(
+    case=_LILY,
+    before=["24/7", "460 qv, 190 hh, 560 hr", "01131-0223"],
+    after=["360qv"],
+    joiner="\n",
+)
+@example(
+    case=_PIPES,
+    before=["7am-4pm"],
+    after=["36F-34-39", "4'4", "order no. 3465553999"],
+    joiner=" | ",
+)
+@example(case=_PIPES, before=["7am-4pm"], after=["36F-34-39", "4'4", "36F-34-39"], joiner=" | ")
+@example(case=_LINES, before=["room 486"], after=["06052-6524", "zip 06570", "4'4\""], joiner="\n")
+@example(
+    case=_PIPES_ORDER,
+    before=["order no. 4155550117"],
+    after=["Mar 23 2000", "suite 108", "93kg"],
+    joiner=" | ",
+)
+@example(
+    case=_SPOKEN,
+    before=["110 qv, 260 hh, 170 hr", "210 qv, 370 hh, 560 hr", "suite 234"],
+    after=["82kg", "330 roses"],
+    joiner="\n",
+)
+@example(
+    case=_LINES_NOW,
+    before=["2015-06-23", "300 hr", "70qv"],
+    after=["13 reviews"],
+    joiner="\n",
+)
+@example(
+    case=_APART,
+    before=["540 qv, 360 hh, 570 hr"],
+    after=["4'11\"", "21 years old", "36 yo"],
+    joiner="\n",
 )
 def test_phone_among_prices_dates_measurements(
     case: AdCase, before: list[str], after: list[str], joiner: str
@@ -340,6 +444,108 @@ def test_phone_among_prices_dates_measurements(
 )
 def test_negative_examples(text: str) -> None:
     assert extract_phones(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A 011 exit prefix counts only when written as one ("011 44 …", "011442…", or
+        # digit by digit): not glued into a ZIP code, whatever follows it.
+        "01143-0120. 01001-0000",
+        "01143-0120 | 01001-0000",
+        "01143-0120\n01001-0000",
+        "01143-0120 01001-0000",
+        "01131-0223. 01131-1131",
+        "01143-0120 · 01144-2079",
+        "01143-0120 - 01186-1020",
+        "01143-0120. 100/150/200/300",
+        "01143-0120\n1/18/2014 11:40 pm",
+        "01143-0120. 2966 Main St",
+        "01143-0120. 36D-24-36",
+        "01143-0120 | 011 reviews",
+        # "00" for "+" likewise: the ZIP codes of Puerto Rico and Holtsville NY start 00
+        "San Juan PR 00601-7753 | 2966 Main St",
+        "00603-4789. 2966 Main St",
+        "00507-2682 250 reviews",
+        # nor split across groups: a time, then a ZIP+4 code
+        "5:01. 12518-0248 | 2966 Main St",
+        "Open till 4:01. 14420-7946. 2966 Main St",
+        # a date is in no number, not even in the middle of a window
+        "38279-0115 | 1/18/2014 11:40 pm",
+        "38279-0115 - 1/18/2014 11:40 pm",
+        # rising values with one separator throughout are a rate list
+        "Rates 80-90-260-420",
+        "Rates 80/90/310/800",
+        "80 / 90 / 210 / 490",
+        "Donations 80 90 250 400",
+        "250 350 1000 2000 special",
+    ],
+)
+def test_no_phone_assembled_across_tokens(text: str) -> None:
+    """Sentences of ZIP codes, times, dates and rates that once read as phone numbers."""
+    assert extract_phones(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "raw", "e164"),
+    [
+        # the 011 prefix written as such still dials abroad, in any run
+        ("call 011 44 20 7946 0958", "011 44 20 7946 0958", "+442079460958"),
+        ("call 011442079460958", "011442079460958", "+442079460958"),
+        ("Room 2 011 44 20 7946 0958", "011 44 20 7946 0958", "+442079460958"),
+        ("0 1 1  4 4  2 0  7 9 4 6  0 9 5 8", None, "+442079460958"),
+        (
+            "zero one one four four two zero seven nine four six zero nine five eight",
+            None,
+            "+442079460958",
+        ),
+        ("01143-0120. call 011 44 20 7946 0958", "011 44 20 7946 0958", "+442079460958"),
+        ("call 0044 20 7946 0958", "0044 20 7946 0958", "+442079460958"),
+        ("call 00 44 20 7946 0958", "00 44 20 7946 0958", "+442079460958"),
+        ("00601-7753. call 001-702-555-0142", "001-702-555-0142", "+17025550142"),
+        # numbers split on purpose, with a ". " between groups or no list around them
+        ("txt 7 0 2. 5 5 5. 0 1 4 2", "7 0 2. 5 5 5. 0 1 4 2", "+17025550142"),
+        ("txt 702. 555. 0142", "702. 555. 0142", "+17025550142"),
+        ("txt 702.555.0142", "702.555.0142", "+17025550142"),
+        ("txt 70 25 55 01 42", "70 25 55 01 42", "+17025550142"),
+        ("01131-0223. 702/555/0142 ask for Lily", "702/555/0142", "+17025550142"),
+        ("Rates 80-90-260-420. 702-555-0142", "702-555-0142", "+17025550142"),
+        ("702 | 555 | 0142 | 36F-24-36", "702 | 555 | 0142", "+17025550142"),
+        ("702 | 555 | 0142 | 34DD", "702 | 555 | 0142", "+17025550142"),
+        ("call 702 555 0142d", "702 555 0142", "+17025550142"),
+        # a ZIP+4 code next to the number is a token of its own, not an item of a list
+        ("757\n555\n5757\n06052-6524\nzip 06570", "757\n555\n5757", "+17575555757"),
+        ("call 702 555 0142 06052-6524", "702 555 0142", "+17025550142"),
+        ("06052-6524 702 555 0142", "702 555 0142", "+17025550142"),
+        # a height after digits written apart is a measure, not the number's last digit
+        ("Tel: 7\n2\n0\n5\n5\n5\n0\n1\n4\n2\n4'11\"", None, "+17205550142"),
+        ("Tel: 7 2 0 5 5 5 0 1 4 2 5'7", "7 2 0 5 5 5 0 1 4 2", "+17205550142"),
+        ("call 702'555'0142", "702'555'0142", "+17025550142"),
+        # so is a count after the number, unless the values rise through it (rates)
+        ("call 702 555 0142 13 reviews", "702 555 0142", "+17025550142"),
+        ("702\n555\n0142\n40 photos", "702\n555\n0142", "+17025550142"),
+        ("201 555 5555 13 reviews", "201 555 5555", "+12015555555"),
+        # an id named by its cue is one token too
+        ("order no. 4155550117 | 702 | 555 | 0142", "702 | 555 | 0142", "+17025550142"),
+        ("Post #99812 702 555 0142", "702 555 0142", "+17025550142"),
+        # ten digits written one at a time are one number, whatever comes before them
+        (
+            "suite 234\nseven zero two hyphen five five five hyphen zero one four two",
+            "seven zero two hyphen five five five hyphen zero one four two",
+            "+17025550142",
+        ),
+        ("room 234 7 0 2 5 5 5 0 1 4 2", "7 0 2 5 5 5 0 1 4 2", "+17025550142"),
+        ("702 five five five zero one four two", None, "+17025550142"),
+    ],
+)
+def test_numbers_next_to_those_tokens(text: str, raw: str | None, e164: str) -> None:
+    """What the rules above must still read: exit prefixes written as such, numbers split
+    on purpose, and numbers next to ZIP codes, counts, ids and other numbers."""
+    mentions = extract_phones(text)
+    assert_spans(text, mentions)
+    assert [m.e164 for m in mentions] == [e164], text
+    if raw is not None:
+        assert mentions[0].raw == raw
 
 
 # ---------------------------------------------------------------------------------------
