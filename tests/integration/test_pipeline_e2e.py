@@ -64,7 +64,7 @@ def test_ingest_to_index_with_bad_input(
             producer.publish_raw(topics.RAW, f"direct:{i}".encode(), value, [])
 
     n_valid, n_rejected, n_direct = len(fixture.valid_keys), len(fixture.bad_lines), len(DIRECT_BAD)
-    wait_for(lambda: index_count(settings) >= n_valid, 120, f"{n_valid} indexed ads")
+    wait_for(lambda: index_count(settings) >= n_valid, 300, f"{n_valid} indexed ads")
     dead = [
         read_deadletter(r.value, r.headers, r.key)
         for r in read_records(
