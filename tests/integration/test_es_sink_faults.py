@@ -16,11 +16,10 @@ import pytest
 from connectors.producer import AdProducer
 from pipeline import topics
 from pipeline.settings import Settings
-from pipeline.sinks.es_docs import index_names
 from pipeline.supervisor import WorkerProcess
 from pipeline.topic_reader import read_records
 from schemas import RawAd
-from tests.fixtures.faulty_es import FaultInjectingElasticsearch
+from tests.fixtures.faulty_es import FaultInjectingElasticsearch, install_aliases
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -53,10 +52,7 @@ def test_throttling_outage_and_a_refused_document(
     settings_factory: Callable[..., Settings],
     worker_factory: Callable[[Settings], WorkerProcess],
 ) -> None:
-    names = index_names("adwatch")
-    fake_es.add_write_alias(names.ads_leads, names.ads)
-    fake_es.add_write_alias(names.ads_raw, names.ads)
-    fake_es.add_write_alias(names.phones)
+    names = install_aliases(fake_es)
     fake_es.reject_documents(lambda doc_id: doc_id == BAD)
     fake_es.fail_requests(429, times=3)  # a throttling storm on the first bulk requests
     settings = settings_factory(

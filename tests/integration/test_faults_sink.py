@@ -27,11 +27,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from connectors.producer import AdProducer
 from pipeline import topics
 from pipeline.settings import Settings
-from pipeline.sinks.es_docs import index_names
 from pipeline.supervisor import WorkerProcess
 from schemas import RawAd
 from tests.fixtures.fault_stream import fault_stream
-from tests.fixtures.faulty_es import FaultInjectingElasticsearch
+from tests.fixtures.faulty_es import FaultInjectingElasticsearch, install_aliases
 from tests.fixtures.stream_evidence import committed
 from tests.integration.conftest import wait_for
 
@@ -90,10 +89,7 @@ def test_sink_down_30s_back_pressure_then_catch_up_without_loss(
     settings_factory: Callable[..., Settings],
     worker_factory: Callable[[Settings], WorkerProcess],
 ) -> None:
-    names = index_names("adwatch")
-    fake_es.add_write_alias(names.ads_leads, names.ads)
-    fake_es.add_write_alias(names.ads_raw, names.ads)
-    fake_es.add_write_alias(names.phones)
+    names = install_aliases(fake_es)
     settings = settings_factory(
         index={"backend": "elasticsearch", "elasticsearch_url": fake_es.url},
         pipeline={"sink_batch_size": 50, "sink_batch_seconds": 0.2},

@@ -29,20 +29,12 @@ from pipeline.sinks.elasticsearch import ElasticsearchSink, ElasticsearchSinkErr
 from pipeline.sinks.es_docs import ad_document, entity_document, index_names
 from schemas import EnrichedAd, Flag
 from schemas.entities import PhoneEntity
-from tests.fixtures.faulty_es import FaultInjectingElasticsearch
+from tests.fixtures.faulty_es import FaultInjectingElasticsearch, install_aliases
 
 EnrichedAdFactory = Callable[..., EnrichedAd]
 NAMES = index_names("adwatch")
 MAX_RETRIES = 3
 BASE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def install_aliases(fake: FaultInjectingElasticsearch, prefix: str = "adwatch") -> None:
-    """What the setup command installs, as far as the sink sees it: aliases and indices."""
-    names = index_names(prefix)
-    fake.add_write_alias(names.ads_leads, names.ads)
-    fake.add_write_alias(names.ads_raw, names.ads)
-    fake.add_write_alias(names.phones)
 
 
 @pytest.fixture
