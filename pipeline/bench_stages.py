@@ -1,7 +1,7 @@
 """The worker's stages in one process, in publish order: CPU per stage, and reference results.
 
-    RawAd ──validate──> enrich ──[ads.enriched]──> start_trip ──[ads.links]──> a hop per key:
-      at_phone (phones table) | at_band (buckets table) ──> advance ──> … ──> scored_ad
+    RawAd ──validate──> enrich ──[ads.enriched]──> start_trip ──[ads.links]──> a hop per
+      partition: at_phone (phones) | at_band (buckets) ──> advance ──> … ──> scored_ad
       ──[ads.scored]──> sink;  template notes ──> noted (phones table)
 
 `run_stages` calls the functions the agents call (`pipeline.app`, `pipeline.link_agents`),
@@ -35,9 +35,11 @@ from pipeline.linking.stage import (
     noted,
     scored_ad,
     start_trip,
+    stays_on,
     template_notes,
 )
 from pipeline.linking.templates import Bucket
+from pipeline.partitioning import key_partition
 from pipeline.settings import Settings
 from pipeline.sinks.sqlite import SQLiteIndex
 from schemas import EnrichedAd, PhoneEntity, RawAd
@@ -165,6 +167,22 @@ def run_stages(
             count.add("entities.phones", data)
             entity_batch.append(data)
 
+    def partition_of(key: str) -> int:
+        return key_partition(key.encode(), settings.kafka.partitions)
+
+    def pass_key(trip: LinkTrip) -> LinkTrip:
+        if trip.key.startswith(PHONE_PREFIX):
+            before = get(trip.key, PhoneEntity)
+            with timed(PHONE):
+                entity, result = at_phone(before, trip, cfg, now)
+            put(trip.key, entity)
+        else:
+            bucket = get(trip.key, Bucket)
+            with timed(BAND):
+                after, result = at_band(bucket, trip, cfg)
+            put(trip.key, after)
+        return advance(trip, result)
+
     def flush() -> None:
         if sink is not None:
             with timed(SCORED_JSON):
@@ -186,24 +204,17 @@ def run_stages(
             ad = EnrichedAd.model_validate_json(data) if as_json else ad
         count.add("ads.enriched", data)
         with timed(ROUTE):
-            trip = start_trip(ad, cfg)
-        while trip is not None and not trip.done:
+            trip = start_trip(ad, cfg, partition_of)
+        while trip is not None and not trip.done:  # a hop per partition, as the link agent
             with timed(TRIP_JSON):
                 data = trip.model_dump_json().encode() if dump else b""
                 message = LinkMessage.validate_json(data) if as_json else trip
             assert isinstance(message, LinkTrip)
             count.add("ads.links", data)
-            if message.key.startswith(PHONE_PREFIX):
-                before = get(message.key, PhoneEntity)
-                with timed(PHONE):
-                    entity, result = at_phone(before, message, cfg, now)
-                put(message.key, entity)
-            else:
-                bucket = get(message.key, Bucket)
-                with timed(BAND):
-                    after, result = at_band(bucket, message, cfg)
-                put(message.key, after)
-            trip = advance(message, result)
+            here = partition_of(message.key)
+            trip = pass_key(message)
+            while stays_on(trip, here, partition_of):
+                trip = pass_key(trip)
         with timed(SCORE):
             out = scored_ad(ad, trip.results if trip else [], setup.weights, cfg)
         with timed(SCORED_JSON):

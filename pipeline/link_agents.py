@@ -2,15 +2,21 @@
 
     ads.enriched ──[adwatch.route]──> ads.links (key: keys[0]) ──[adwatch.link]──┐
          │          start_trip          ^    tables by link key: phones, buckets  │
-         │ (no phone, short text)       └──── the next key (advance) <────────────┤
+         │ (no phone, short text)       └──── next partition's keys <─────────────┤
          v                                                                        │
     ads.scored <──────────────────────── scored_ad, after the last key ──────────┤
     (and on_scored: alert matching, `pipeline.alert_agents`)                      │
                                          entities.phones <── PhoneEntity ─────────┘
 
-Each table is written only while handling a record keyed like the table (the link key), so
-it is co-partitioned with ``ads.links``, and faust recovers it from its changelog on
-restart. All logic is in `pipeline.linking.stage`; here records are decoded, routed and
+Each table is written only while handling a record of ``ads.links`` whose partition holds
+the key written (the record's own key, and the trip's next keys that hash to the same
+partition, passed in the same event: one hop per partition, not per key), so the tables
+are co-partitioned with ``ads.links``, and faust recovers them from their changelogs on
+restart. That needs ``ads.links`` to have ``kafka.partitions`` partitions: the worker
+refuses to start otherwise (`pipeline.partitioning`), and a record on another partition
+than its key hashes to is passed alone, with an error logged.
+
+All logic is in `pipeline.linking.stage`; here records are decoded, routed and
 dead-lettered (stage ``link``) when they are not what the topic carries. Log lines carry
 the stage (``route``, ``link``) and the ad key of the record in hand.
 """
@@ -38,10 +44,12 @@ from pipeline.linking.stage import (
     noted,
     scored_ad,
     start_trip,
+    stays_on,
     template_notes,
 )
 from pipeline.linking.templates import Bucket
 from pipeline.observe import Observer
+from pipeline.partitioning import key_partition
 from pipeline.settings import Settings
 from schemas import EnrichedAd, PhoneEntity
 
@@ -80,6 +88,39 @@ def add_link_agents(
 
     phones, buckets = table("phones"), table("buckets")
 
+    def partition_of(key: str) -> int:  # on ads.links, as the producer partitions it
+        return key_partition(key.encode(), settings.kafka.partitions)
+
+    warned = False
+
+    def warn_partitions(partition: int) -> None:
+        nonlocal warned
+        if not warned:
+            warned = True
+            log.error(
+                "a link key arrived on partition %d, not the one it hashes to among "
+                "kafka.partitions (%d): ads.links has another partition count, so table "
+                "state is scattered; restart the workers to see which topics differ",
+                partition,
+                settings.kafka.partitions,
+                extra={"stage": STAGE_LINK},
+            )
+
+    async def pass_key(trip: LinkTrip) -> LinkTrip:
+        """Update the state of the key ``trip`` is at; the trip advanced past it."""
+        key = trip.key
+        if key.startswith(PHONE_PREFIX):
+            stored = phones.get(key.encode())
+            before = PhoneEntity.model_validate_json(stored) if stored else None
+            entity, result = at_phone(before, trip, cfg)
+            await store(entity)
+        else:
+            stored = buckets.get(key.encode())
+            bucket = Bucket.model_validate_json(stored) if stored else None
+            after_bucket, result = at_band(bucket, trip, cfg)
+            buckets[key.encode()] = after_bucket.model_dump_json().encode()
+        return advance(trip, result)
+
     async def send_on(trip: LinkTrip) -> None:
         """Send ``trip`` to the key it is at, or score the ad when it has passed them all."""
         if not trip.done:
@@ -116,7 +157,7 @@ def add_link_agents(
             counted.received()
             try:
                 ad = EnrichedAd.model_validate_json(event.message.value or b"")
-                trip = start_trip(ad, cfg)
+                trip = start_trip(ad, cfg, partition_of)
                 if trip is None:  # no phone, too short for a template: nothing to link
                     await emit(scored_ad(ad, [], weights, cfg))
                 else:
@@ -150,17 +191,14 @@ def add_link_agents(
                         await store(after)
                     counted.passed()
                     continue
-                if key.startswith(PHONE_PREFIX):
-                    stored = phones.get(key.encode())
-                    before = PhoneEntity.model_validate_json(stored) if stored else None
-                    entity, result = at_phone(before, message, cfg)
-                    await store(entity)
+                here = event.message.partition
+                trip = await pass_key(message)
+                if partition_of(key) != here:  # ads.links is not what the settings say
+                    warn_partitions(here)
                 else:
-                    stored = buckets.get(key.encode())
-                    bucket = Bucket.model_validate_json(stored) if stored else None
-                    after_bucket, result = at_band(bucket, message, cfg)
-                    buckets[key.encode()] = after_bucket.model_dump_json().encode()
-                await send_on(advance(message, result))
+                    while stays_on(trip, here, partition_of):  # its state is here too
+                        trip = await pass_key(trip)
+                await send_on(trip)
                 counted.passed()
             except ValidationError as exc:
                 await dead_letter(event, STAGE_LINK, InvalidRecord.from_validation(exc))

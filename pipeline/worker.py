@@ -3,7 +3,9 @@
 Settings come from the environment (``ADWATCH_KAFKA__BOOTSTRAP`` must point at a broker;
 `adwatch up` sets it for the worker it starts). The worker serves /metrics, /healthz,
 /readyz and /status (`pipeline.observe`); it exits with `EXIT_DEADLETTER_CAP` (78) when
-the dead-letter cap halts it, and refuses to start again under the same cap.
+the dead-letter cap halts it, and refuses to start again under the same cap. It refuses
+to start (exit 2) when a keyed topic or table changelog has another partition count than
+``kafka.partitions`` (`pipeline.partitioning`).
 
 Every line it writes to stderr is a log line in ``log_format`` (`pipeline.logs`), from the
 first one on: even invalid settings are reported as one (JSON unless
@@ -18,6 +20,7 @@ import os
 from pipeline import logs
 from pipeline.app import create_app
 from pipeline.deadletter_cap import EXIT_DEADLETTER_CAP, clear_halt, halt_path, read_halt
+from pipeline.partitioning import check_copartitioned
 from pipeline.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("adwatch.worker")
@@ -51,6 +54,20 @@ def refuse_if_halted(settings: Settings) -> None:
     clear_halt(settings.data_dir)
 
 
+def check_partitions(settings: Settings) -> None:
+    """Raise `CopartitionError` when a keyed topic has another count than ``kafka.partitions``.
+
+    A broker that cannot be reached now is left to faust, which waits for it; the link
+    agent then checks each record's partition itself (`pipeline.link_agents`).
+    """
+    from kafka.errors import KafkaError
+
+    try:
+        check_copartitioned(settings, settings.kafka.bootstrap or "")
+    except KafkaError as exc:
+        log.warning("could not check the partitions of the keyed topics: %r", exc)
+
+
 def _early_options() -> logs.LogOptions:
     """Log options before settings are known: the format from the environment, if valid."""
     fmt = os.environ.get("ADWATCH_LOG_FORMAT", "json")
@@ -66,8 +83,9 @@ except SettingsError as exc:
 logs.configure_logging(logs.LogOptions.from_settings(settings))
 try:
     refuse_if_halted(settings)
+    check_partitions(settings)
     app = create_app(settings)
-except ValueError as exc:
+except ValueError as exc:  # CopartitionError included
     log.critical("%s", exc)
     raise SystemExit(2) from None
 

@@ -6,13 +6,15 @@
                                                                         │  or at_band (Bucket),
            ads.scored <── scored_ad ── last key ── advance ── keys[1] <─┘  state by link key
 
-One record carries the ad from key to key (a hop per key, each on the partition of its
-key, where that key's state lives), gathering what each key says; after the last key the
-ad is scored. No ad waits in a table for answers, so a crash can only make a hop happen
-again, never lose the ad: every hop is idempotent (`observe` and `bucket_add` replace what
-an ad key brought before), a repeated hop repeats the rest of the trip, and the index
-overwrites by ad key. The phones of an ad scored with template_reuse get a
-`TemplateNote` (their entity records then carry the flag too).
+One record carries the ad from key to key, gathering what each key says: a hop per
+partition of ``ads.links``, where those keys' state lives (the keys are ordered by
+partition, and the link agent passes every next key of the partition in hand in the same
+event). After the last key the ad is scored, its answers taken in trip order whatever
+order they came in. No ad waits in a table for answers, so a crash can only make a hop
+happen again, never lose the ad: every key's step is idempotent (`observe` and
+`bucket_add` replace what an ad key brought before), a repeated hop repeats the rest of
+the trip, and the index overwrites by ad key. The phones of an ad scored with
+template_reuse get a `TemplateNote` (their entity records then carry the flag too).
 
 Flags are those known when the ad is scored: the first ads of a burst are scored before
 the fifth arrives, so they do not carry posting_burst; the phone's entity record (in the
@@ -21,7 +23,7 @@ index) always shows the current picture, and lists every ad of the episode.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
@@ -73,7 +75,7 @@ class LinkTrip(BaseModel):
     schema_version: Literal[1] = 1
     kind: Literal["trip"] = "trip"
     ad: EnrichedAd
-    keys: list[str] = Field(min_length=1, description="phones first, then LSH bands")
+    keys: list[str] = Field(min_length=1, description="phones and LSH bands, by partition")
     hop: int = Field(default=0, ge=0)
     observation: Observation | None = Field(default=None, description="for the phone keys")
     member: TemplateMember | None = Field(default=None, description="for the band keys")
@@ -112,8 +114,15 @@ def phone_key(e164: str) -> str:
     return PHONE_PREFIX + e164
 
 
-def start_trip(ad: EnrichedAd, cfg: LinkConfig) -> LinkTrip | None:
-    """The trip of ``ad`` through its phones and template bands; None when it has none."""
+def start_trip(
+    ad: EnrichedAd, cfg: LinkConfig, partition_of: Callable[[str], int] | None = None
+) -> LinkTrip | None:
+    """The trip of ``ad`` through its phones and template bands; None when it has none.
+
+    The keys are in trip order (phones as the ad gives them, then bands); with
+    ``partition_of`` (the partition of a link key on ``ads.links``) they are ordered by
+    partition, trip order kept within one, so each partition's keys are consecutive.
+    """
     phones = ad_phones(ad)
     member = template_member(ad, cfg)
     keys = [phone_key(p) for p in phones]
@@ -121,6 +130,8 @@ def start_trip(ad: EnrichedAd, cfg: LinkConfig) -> LinkTrip | None:
         keys += band_keys(member.signature, cfg)
     if not keys:
         return None
+    if partition_of is not None:
+        keys.sort(key=partition_of)  # a stable sort
     obs = observation_of(ad, cfg) if phones else None
     return LinkTrip(ad=ad, keys=keys, observation=obs, member=member)
 
@@ -152,6 +163,28 @@ def advance(trip: LinkTrip, result: LinkResult) -> LinkTrip:
     return trip.model_copy(update={"hop": trip.hop + 1, "results": [*trip.results, result]})
 
 
+def stays_on(trip: LinkTrip, partition: int, partition_of: Callable[[str], int]) -> bool:
+    """The trip's next key lives on ``partition`` too: pass it in the same event."""
+    return not trip.done and partition_of(trip.key) == partition
+
+
+def in_trip_order(ad: EnrichedAd, results: Iterable[LinkResult]) -> list[LinkResult]:
+    """``results`` in trip order: the ad's phones as it gives them, then bands by number.
+
+    Scoring uses this order, so an ad scores the same whatever order its keys were passed in.
+    """
+    phones = {phone_key(p): i for i, p in enumerate(ad_phones(ad))}
+
+    def rank(result: LinkResult) -> tuple[int, int, str]:
+        key = result.link_key
+        if key.startswith(PHONE_PREFIX):
+            return (0, phones.get(key, len(phones)), key)
+        band, _, _ = key.partition(":")
+        return (1, int(band[1:]) if band[1:].isdigit() else -1, key)
+
+    return sorted(results, key=rank)
+
+
 def template_notes(ad: EnrichedAd) -> list[TemplateNote]:
     """For a scored ad with template_reuse: one note to each of its phones."""
     if ad.cluster_id is None or not any(f.id == "template_reuse" for f in ad.flags):
@@ -176,9 +209,10 @@ def scored_ad(
 ) -> EnrichedAd:
     """``ad`` with its entity flags, cluster, linked ads and phones, and its risk score.
 
-    Entity flags the ad carried before (a replayed record) are replaced, not added to.
+    Entity flags the ad carried before (a replayed record) are replaced, not added to. The
+    results may come in any order (`in_trip_order`).
     """
-    results = list(results)
+    results = in_trip_order(ad, results)
     flags = {f.id: f for f in ad.flags if f.id not in ENTITY_IDS}
     for flag in (f for r in results for f in r.flags):
         known = flags.get(flag.id)  # one phone's flag, or the same id from another phone

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from linking_helpers import CFG, NOW, ad, ring_ads
 
 from pipeline.indicators.scoring import default_weights
@@ -17,35 +21,51 @@ from pipeline.linking.stage import (
     noted,
     scored_ad,
     start_trip,
+    stays_on,
     template_notes,
 )
 from pipeline.linking.templates import Bucket
+from pipeline.partitioning import key_partition
 from schemas import EnrichedAd, Flag, PhoneEntity
 
 
 class Tables:
-    """The state of the link agent, as plain dicts (what faust tables hold)."""
+    """The state of the link agent, as plain dicts (what faust tables hold).
 
-    def __init__(self) -> None:
+    With ``partitions``, a trip's keys of one partition are passed in one hop, as the link
+    agent does; without, every key is a hop of its own.
+    """
+
+    def __init__(self, partitions: int | None = None) -> None:
         self.phones: dict[str, PhoneEntity] = {}
         self.buckets: dict[str, Bucket] = {}
         self.hops = 0
+        self.partition_of = (
+            (lambda key: key_partition(key.encode(), partitions)) if partitions else None
+        )
 
-    def hop(self, trip: LinkTrip) -> LinkTrip:
+    def pass_key(self, trip: LinkTrip) -> LinkTrip:
         key = trip.key
-        self.hops += 1
         if key.startswith(PHONE_PREFIX):
             self.phones[key], result = at_phone(self.phones.get(key), trip, CFG, NOW)
         else:
             self.buckets[key], result = at_band(self.buckets.get(key), trip, CFG)
-        after = advance(trip, result)
+        return advance(trip, result)
+
+    def hop(self, trip: LinkTrip) -> LinkTrip:
+        self.hops += 1
         # what crosses a topic is JSON: round trip as the stream does
-        message = LinkMessage.validate_json(after.model_dump_json())
+        message = LinkMessage.validate_json(trip.model_dump_json())
         assert isinstance(message, LinkTrip)
-        return message
+        trip = self.pass_key(message)
+        if self.partition_of is not None:
+            here = self.partition_of(message.key)
+            while stays_on(trip, here, self.partition_of):
+                trip = self.pass_key(trip)
+        return trip
 
     def run(self, enriched: EnrichedAd) -> EnrichedAd:
-        trip = start_trip(enriched, CFG)
+        trip = start_trip(enriched, CFG, self.partition_of)
         results = []
         if trip is not None:
             while not trip.done:
@@ -190,3 +210,79 @@ def test_score_sums_weights_and_lists_contributions() -> None:
     }
     assert scored.risk_score == round(w.of("youth_language") + w.of("movement"), 4)
     assert [f.weight for f in scored.flags] == [w.of("movement"), w.of("youth_language")]
+
+
+MULTI = (
+    "New in town this week, Mia and her friend Ava. Sweet company, discreet, always on time. "
+    "Text Mia at 702 555 0101 or Ava at 214 555 0123, or call 713 555 0199 after six."
+)
+
+
+def mixed_stream() -> list[EnrichedAd]:
+    """Ring ads on one template, a phone in several cities, and ads with three phones."""
+    text = "Sweet company, {n} here for a few days. Text 702 555 0188 to meet, discreet."
+    cities = ["Dallas, TX", "Houston, TX", "Austin, TX", "Phoenix, AZ", "Tulsa, OK", "Waco, TX"]
+    names = ["Mia", "Ava", "Zoe", "Kim", "Eve", "Liv"]
+    return [
+        *ring_ads(5),
+        *(
+            ad(f"c{i}", text.format(n=n), location=city, minutes=8 * i)
+            for i, (n, city) in enumerate(zip(names, cities, strict=True))
+        ),
+        *(ad(f"m{i}", MULTI, location="Reno, NV", minutes=50 + i) for i in range(3)),
+    ]
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 4, 12])
+def test_keys_of_one_partition_are_consecutive_in_trip_order(partitions: int) -> None:
+    def partition_of(key: str) -> int:
+        return key_partition(key.encode(), partitions)
+
+    for a in mixed_stream():
+        plain, grouped = start_trip(a, CFG), start_trip(a, CFG, partition_of)
+        assert plain is not None and grouped is not None
+        assert sorted(grouped.keys) == sorted(plain.keys)
+        parts = [partition_of(k) for k in grouped.keys]
+        assert parts == sorted(parts)
+        for p in set(parts):  # within a partition, the trip order of the plain trip
+            assert [k for k in grouped.keys if partition_of(k) == p] == [
+                k for k in plain.keys if partition_of(k) == p
+            ]
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 4, 12])
+def test_a_hop_per_partition_gives_what_a_hop_per_key_gives(partitions: int) -> None:
+    per_key, per_partition = Tables(), Tables(partitions)
+    stream = mixed_stream()
+    assert any(len(a.phones) == 3 for a in stream)
+    expected = [per_key.run(a) for a in stream]
+    got = [per_partition.run(a) for a in stream]
+    assert [g.model_dump() for g in got] == [e.model_dump() for e in expected]
+    assert per_partition.phones == per_key.phones
+    assert per_partition.buckets == per_key.buckets
+    trips = [t for t in (start_trip(a, CFG) for a in stream) if t is not None]
+    assert per_key.hops == sum(len(t.keys) for t in trips)
+    assert per_partition.hops == sum(
+        len({key_partition(k.encode(), partitions) for k in t.keys}) for t in trips
+    )
+    assert per_partition.hops < per_key.hops
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_scoring_takes_the_answers_in_trip_order_whatever_order_they_came_in(
+    rnd: random.Random,
+) -> None:
+    tables = Tables()
+    stream = mixed_stream()
+    for a in stream[:-1]:
+        tables.run(a)
+    last = stream[-1]
+    trip = start_trip(last, CFG)
+    assert trip is not None
+    while not trip.done:
+        trip = tables.pass_key(trip)
+    shuffled = list(trip.results)
+    rnd.shuffle(shuffled)
+    w = default_weights()
+    assert scored_ad(last, shuffled, w, CFG) == scored_ad(last, trip.results, w, CFG)
