@@ -115,7 +115,7 @@ class ConnectorRunner:
             "connector %s: %s",
             problem.source,
             problem.describe(),
-            extra={"stage": f"connector:{problem.source}", "reason": problem.reason},
+            extra={"stage": "connector", "source": problem.source, "reason": problem.reason},
         )
         if problem.original is not None:
             self._deadletter(problem)
@@ -141,7 +141,7 @@ class ConnectorRunner:
                 "connector %s: dead-letter failed: %s",
                 problem.source,
                 exc,
-                extra={"stage": f"connector:{problem.source}", "reason": str(exc)},
+                extra={"stage": "connector", "source": problem.source, "reason": str(exc)},
             )
 
     @property
@@ -193,7 +193,7 @@ class ConnectorRunner:
                     "connector %s: close failed: %s",
                     slot.stats.name,
                     exc,
-                    extra={"stage": f"connector:{slot.stats.name}", "reason": str(exc)},
+                    extra={"stage": "connector", "source": slot.stats.name, "reason": str(exc)},
                 )
 
     def _serve(self, slot: _Slot) -> int:

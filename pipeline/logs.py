@@ -1,299 +1,72 @@
 """Structured logs: one JSON object per line, phone numbers masked, secrets redacted.
 
     our loggers (stdlib, ``extra=``) ─┐
-    faust, mode, aiokafka, warnings ──┼──> root handler (stderr) ── ProcessorFormatter
-    structlog loggers ────────────────┘          │
-      extras, contextvars (stage, ad_key), logger, level, timestamp (UTC), exception text
-        ──> `Redactor`: secrets, URL passwords, ad text, pydantic input values, phones
+    faust, mode, aiokafka, httpx, ────┤
+    uvicorn, warnings                 ├──> root handler (stderr) ── ProcessorFormatter
+    structlog loggers ────────────────┤          │
+    text written to sys.stderr ───────┘ (services: `StderrLines`)
+      extras, contextvars (stage, ad_key), the process's stage, logger, level, timestamp
+      (UTC), exception text
+        ──> `Redactor` (`pipeline.log_redact`): secrets, ad text, pydantic inputs, phones
         ──> JSON (``log_format = "json"``) or aligned text (``"console"``)
 
 A worker calls `configure_logging` at import and hands `faust_logging_config` to the app,
 so the handler survives faust's own logging set-up at start. Agents bind ``stage`` for their
 task and ``ad_key`` while they handle a record (`each_record`, `bind_ad`); anything bound
-with ``structlog.contextvars`` is added too.
+with ``structlog.contextvars`` is added too. The other long-running commands (``adwatch
+connectors run``, ``adwatch api``) run inside `service_logging`, which gives every line of
+the process a stage.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import re
 import sys
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 import structlog
-from pydantic import BaseModel, SecretStr
 from structlog.contextvars import merge_contextvars
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from pipeline.digitwords import PAD
-from pipeline.phone_text import project
+from pipeline.log_redact import MASK as MASK
+from pipeline.log_redact import Redactor as Redactor
+from pipeline.log_redact import is_secret_name as is_secret_name
+from pipeline.log_redact import known_secrets as known_secrets
+from pipeline.log_redact import mask_digits as mask_digits
+from pipeline.log_redact import mask_phones as mask_phones
+from pipeline.log_redact import redact_secrets as redact_secrets
+from pipeline.log_redact import redact_text as redact_text
+from pipeline.log_redact import secrets_to_replace
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
 LogFormat = Literal["json", "console"]
-MASK = "**********"
-FIRST_FIELDS = ("timestamp", "level", "logger", "stage", "ad_key", "event")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")  # what the ``log_level`` setting allows
+FIRST_FIELDS = ("timestamp", "level", "logger", "stage", "source", "ad_key", "event")
+NOISE_FIELDS = ("color_message",)
+# Their line per request is a line per record: shown only at DEBUG.
+QUIET_BELOW_DEBUG = ("httpx",)
 # Context of the task (or thread) that logs: plain ContextVars, cheaper than structlog's
 # bind_contextvars on the hot path (about 0.6 against 2.2 µs a record, measured).
 _STAGE: ContextVar[str | None] = ContextVar("adwatch_log_stage", default=None)
 _AD_KEY: ContextVar[str | None] = ContextVar("adwatch_log_ad_key", default=None)
 _SUBSCRIPTION: ContextVar[str | None] = ContextVar("adwatch_log_subscription", default=None)
 _CONTEXT = (("stage", _STAGE), ("ad_key", _AD_KEY), ("subscription_id", _SUBSCRIPTION))
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 T = TypeVar("T")
 
-# --- redaction: pure functions on text ---------------------------------------------------
-
-# Phone numbers are looked for on the text the extractor matches on (`phone_text.project`:
-# lower case, digit words as a digit and padding, same length), so "seven zero two…",
-# "7O2 555 O15O", "702~555~0150" and circled digits are masked like "702-555-0150".
-_D = r"[\d\u2460-\u2468\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792]"
-_UNIT = rf"(?:{_D}{PAD}*|[oli](?={_D})|(?<={_D})[oli](?![a-z]))"  # a digit, or o/l/i by one
-_SEPARATORS = r"[ \t\n.\-/()\]~*\u2010-\u2015\u2212\u3000\uff0d\uff0e]"
-# Digit groups joined by up to three separators, not starting inside a word or a number.
-_RUN = rf"(?<!\w)\+?[(\[]?{_UNIT}+(?:{_SEPARATORS}{{1,3}}{_UNIT}+)*"
-# Shapes with 7+ digits that are no phone, consumed whole so no run starts inside them:
-# ISO dates and times, IPv4 addresses (with a port).
-_NOT_PHONE = (
-    r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:[t ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:z|[+-]\d\d:?\d\d)?)?(?!\d)"
-    r"|(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])(?::\d+)?"
-)
-_SCAN = re.compile(rf"(?=[+(\[\doli\u2460-\u2792])(?:(?P<skip>{_NOT_PHONE})|(?P<run>{_RUN}))")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_UNIT_CHAR = re.compile(rf"{_D}|[oli]")
-_GROUP = re.compile(rf"{_UNIT}+")
-BIG_GROUP = 8  # digits written together that make a number of their own, not a phone's part
-_MAY_HOLD_PHONE = re.compile(rf"{_D}|zero|one|two|three|four|five|six|seven|eight|nine|oh")
-
-_SECRET_HINT = re.compile(r"(?i)pass|pwd|secret|token|key|auth|credential|hmac|signature|cookie")
-_SECRET_WORD = (
-    r"(?:pass(?:word|wd|phrase)|pwd|secret|token|api[_-]?key|authorization|credentials?|"
-    r"hmac|signature|private[_-]?key|access[_-]?key|cookie)"
-)
-# name=value, name: value, "name": "value", 'name': 'value' (and "Authorization: Bearer x")
-_SECRET_ASSIGN = re.compile(
-    rf"(?i)({_SECRET_WORD}[a-z0-9_-]*[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)"
-    r"(?!\*{10}|[\[({])([^\s\"',;&}\])]+)"  # a list or an object is no secret string
-)
-_AUTH_SCHEME = re.compile(r"\b([Bb]earer|Basic)\s+(?=[\w.~+/=-]*[0-9=])[\w.~+/=-]{8,}")
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:]*):[^\s/@]+@")
-_SLACK_HOOK = re.compile(r"(?i)(hooks\.slack\.com/services)/[^\s\"'<>]+")
-_INPUT_VALUE = re.compile(r"input_value=(?:.*?(?=, input_type=)|.*)")
-# faust ("send: … v=b'…'"), aiokafka ("Sending (key=… value=b'…')", "messages=bytearray(…)")
-# and kafka-python ("records=b'…'") print whole records at DEBUG
-_BYTES = r"""b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-_PAYLOAD = re.compile(rf"\b(v|value|records|messages)=(?:bytearray\({_BYTES}\)|{_BYTES})")
-_LONG_BYTES = re.compile(rf"(?<!\w)(?:bytearray\({_BYTES}\)|{_BYTES})")  # protocol dumps
-LONG_BYTES = 64  # longer bytes literals are shown as their length only
-
-_SECRET_KEY = re.compile(rf"(?i)[a-z0-9_.-]*{_SECRET_WORD}[a-z0-9_-]*$")
-_PHONE_KEYS = frozenset({"phone", "phones", "e164", "phone_number", "linked_phones"})
-_TEXT_KEYS = frozenset({"text", "body", "title", "excerpt", "original"})
-_UNREDACTED = frozenset({"timestamp", "level", "logger"})
-
-
-@lru_cache(maxsize=4096)
-def is_secret_name(key: str) -> bool:
-    """Whether a field named ``key`` holds a secret (password, token, api_key…)."""
-    return _SECRET_KEY.match(key) is not None
-
-
-def mask_digits(value: str, keep: int = 2) -> str:
-    """Every digit of ``value`` but the last ``keep`` as ``*``: for a field that holds a phone."""
-    digits = [i for i, ch in enumerate(value) if ch.isdigit()]
-    out = list(value)
-    for i in digits[: max(0, len(digits) - keep)]:
-        out[i] = "*"
-    return "".join(out)
-
-
-def looks_like_phone(run: str) -> bool:
-    """Whether a digit run (projected, as `mask_phones` finds it) may be a phone number.
-
-    Conservative: 7+ digits written with a ``+`` or with separators between them (other
-    than one dot: a decimal number). Unseparated, 10-15 digits that do not start with 1,
-    or 11 that start with 1 and an area code (NANP with its country code): counts, offsets
-    and Unix times in seconds or milliseconds stay readable.
-    """
-    units = [m.start() for m in _UNIT_CHAR.finditer(run)]
-    if len(units) < 7:
-        return False
-    if "+" in run:
-        return True
-    between = run[units[0] : units[-1] + 1]
-    separators = [ch for ch in between if ch != PAD and not _UNIT_CHAR.fullmatch(ch)]
-    if not separators:
-        digits = between.replace(PAD, "")
-        if digits[0] == "1":
-            return len(digits) == 11 and digits[1] not in "01"
-        return 10 <= len(digits) <= 15
-    return separators != ["."]
-
-
-def phone_spans(run: str) -> list[tuple[int, int]]:
-    """The parts of a digit run (projected) that may be phone numbers, as (start, end).
-
-    The whole run, unless a group of `BIG_GROUP`+ digits stands in it: such a group is a
-    number of its own ("offset 0 1234567 at 1764316800"), judged alone (and never a phone
-    after a decimal point: 6.123456789012383), and the groups between them together.
-    """
-    groups = [(m.start(), m.end()) for m in _GROUP.finditer(run)]
-    sizes = [len(_UNIT_CHAR.findall(run, a, b)) for a, b in groups]
-    if len(groups) < 2 or max(sizes) < BIG_GROUP:
-        return [(0, len(run))] if looks_like_phone(run) else []
-    parts: list[tuple[int, int]] = []
-    small_start: int | None = None
-    small_end = 0
-    for (a, b), size in zip(groups, sizes, strict=True):
-        if size >= BIG_GROUP:
-            if small_start is not None:
-                parts.append((small_start, small_end))
-                small_start = None
-            if not (a >= 2 and run[a - 1] == "." and run[a - 2].isdigit()):
-                parts.append((0 if not parts else a, b))
-        else:
-            small_start = (0 if not parts else a) if small_start is None else small_start
-            small_end = b
-    if small_start is not None:
-        parts.append((small_start, small_end))
-    return [(a, b) for a, b in parts if looks_like_phone(run[a:b])]
-
-
-def mask_phones(text: str, keep: int = 2) -> str:
-    """``text`` with phone-like runs masked but for their last ``keep`` digits.
-
-    Separators stay, so the shape is still readable: ``+1 (702) 555-0150`` becomes
-    ``+* (***) ***-**50``; a spelled digit becomes stars of its length.
-    """
-    if len(text) < 7:  # too short to hold seven digits
-        return text
-    lowered = text.lower()
-    if not _MAY_HOLD_PHONE.search(lowered):
-        return text
-    projected = project(lowered) if len(lowered) == len(text) else lowered
-    if "-" in projected:  # no phone inside a UUID (Kafka topic ids): blank them out
-        projected = _UUID.sub(lambda u: "x" * len(u.group()), projected)
-    out: list[str] | None = None
-    for m in _SCAN.finditer(projected):
-        run = m.group("run")
-        if run is None or len(run) < 7:  # fewer than 7 digits: most runs
-            continue
-        for a, b in phone_spans(run):
-            if out is None:
-                out = list(text)
-            start = m.start() + a
-            units = [u.start() for u in _UNIT_CHAR.finditer(projected, start, m.start() + b)]
-            hide_before = units[-keep] if len(units) > keep else start
-            for i in range(start, hide_before):
-                if projected[i] == PAD or _UNIT_CHAR.match(projected, i):
-                    out[i] = "*"
-    return text if out is None else "".join(out)
-
-
-def redact_secrets(text: str, known: Iterable[str] = ()) -> str:
-    """``text`` without secrets and record contents.
-
-    Secrets: configured ones, ``name=value`` pairs, URL passwords, bearer tokens. Record
-    contents: the input pydantic quotes in its errors, the values faust and aiokafka print
-    at DEBUG (``v=b'…'``): an ad's text is never logged.
-    """
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    if "://" in text:
-        text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
-    if "hooks.slack" in text:
-        text = _SLACK_HOOK.sub(r"\1/***", text)
-    if _SECRET_HINT.search(text):
-        text = _SECRET_ASSIGN.sub(_mask_assigned, text)
-    if "earer" in text or "Basic" in text:
-        text = _AUTH_SCHEME.sub(rf"\1 {MASK}", text)
-    if "input_value=" in text:  # pydantic's errors quote the record they refused
-        text = _INPUT_VALUE.sub("input_value=<redacted>", text)
-    if "b'" in text or 'b"' in text:
-        text = _PAYLOAD.sub(r"\1=<record>", text)
-        text = _LONG_BYTES.sub(_shorten_bytes, text)
-    return text
-
-
-def _shorten_bytes(m: re.Match[str]) -> str:
-    literal = m.group(0)
-    return literal if len(literal) <= LONG_BYTES else f"<bytes: {len(literal)} chars>"
-
-
-def _mask_assigned(m: re.Match[str]) -> str:
-    name, value = m.group(1), m.group(2)
-    if value.isdigit() and len(value) <= 3 and name.lower().startswith("api_key"):
-        return m.group(0)  # Kafka's protocol objects print api_key=18: a request type
-    return f"{name}{MASK}"
-
-
-def redact_text(text: str, known: Iterable[str] = (), phones: bool = True) -> str:
-    """Secrets redacted and, if ``phones``, phone numbers masked."""
-    text = redact_secrets(text, known)
-    return mask_phones(text) if phones else text
-
-
 # --- processors -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Redactor:
-    """A structlog processor: every value of every line redacted before it is rendered.
-
-    Fields named like a secret are replaced, ad text fields (``text``, ``body``…) reduced
-    to their length, phone fields masked; every other string goes through `redact_text`.
-    Phone numbers are masked at every level unless ``debug_phones`` (then DEBUG keeps them).
-    """
-
-    known: tuple[str, ...] = ()
-    debug_phones: bool = False
-
-    def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-        """Redact ``event_dict`` in place (structlog processor signature).
-
-        Should redaction itself fail, the line keeps only what is safe and says so: a bug
-        here must neither leak a value nor make logging print a bare traceback.
-        """
-        phones = not (self.debug_phones and method == "debug")
-        try:
-            for key, value in event_dict.items():
-                if key not in _UNREDACTED:
-                    event_dict[key] = self.value(key, value, phones)
-        except Exception as exc:
-            safe = {k: event_dict[k] for k in _UNREDACTED if k in event_dict}
-            return {**safe, "event": "<line dropped: redaction failed>", "error": repr(exc)}
-        return event_dict
-
-    def value(self, key: str, value: Any, phones: bool = True) -> Any:
-        """One field's value, redacted according to its name and content."""
-        if value is None or isinstance(value, bool | int | float):
-            if key in _PHONE_KEYS and isinstance(value, int) and phones:
-                return mask_digits(str(value))
-            return value
-        if is_secret_name(key):
-            return MASK
-        if key in _TEXT_KEYS and isinstance(value, str | bytes):
-            return f"<{len(value)} chars>"
-        if isinstance(value, str):
-            if key in _PHONE_KEYS and phones:
-                return mask_digits(value)
-            return redact_text(value, self.known, phones)
-        if isinstance(value, dict):
-            return {k: self.value(str(k), v, phones) for k, v in value.items()}
-        if isinstance(value, list | tuple | set | frozenset):
-            return [self.value(key, v, phones) for v in value]
-        if isinstance(value, SecretStr):
-            return MASK
-        return redact_text(str(value), self.known, phones)
 
 
 def add_level(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
@@ -313,7 +86,12 @@ def add_timestamp(logger: WrappedLogger, method: str, event_dict: EventDict) -> 
 
 
 def first_fields(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-    """Put timestamp, level, logger, stage, ad_key and event first, the rest after."""
+    """Put timestamp, level, logger, stage, source, ad_key and event first, the rest after.
+
+    Fields that only repeat the line for a terminal (uvicorn's ``color_message``) are left out.
+    """
+    for noise in NOISE_FIELDS:
+        event_dict.pop(noise, None)
     ordered = {k: event_dict.pop(k) for k in FIRST_FIELDS if k in event_dict}
     ordered.update(event_dict)
     return ordered
@@ -328,6 +106,18 @@ def add_context(logger: WrappedLogger, method: str, event_dict: EventDict) -> Ev
     return event_dict
 
 
+@dataclass(frozen=True, slots=True)
+class DefaultStage:
+    """A processor: ``stage`` for lines that have none (every thread of a one-stage process)."""
+
+    stage: str
+
+    def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        """Set ``stage`` unless the line or its task already says one."""
+        event_dict.setdefault("stage", self.stage)
+        return event_dict
+
+
 def _pre_chain() -> list[Processor]:
     return [
         structlog.stdlib.ExtraAdder(),  # ``extra=`` fields win over context-bound ones
@@ -339,7 +129,9 @@ def _pre_chain() -> list[Processor]:
     ]
 
 
-def formatter(fmt: LogFormat, redactor: Redactor, colors: bool = False) -> logging.Formatter:
+def formatter(
+    fmt: LogFormat, redactor: Redactor, colors: bool = False, stage: str | None = None
+) -> logging.Formatter:
     """The formatter of every line: processors, redaction, then JSON or console text."""
     renderer: Processor
     if fmt == "json":
@@ -350,6 +142,7 @@ def formatter(fmt: LogFormat, redactor: Redactor, colors: bool = False) -> loggi
         foreign_pre_chain=_pre_chain(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *([DefaultStage(stage)] if stage else []),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             redactor,
@@ -364,42 +157,40 @@ def formatter(fmt: LogFormat, redactor: Redactor, colors: bool = False) -> loggi
 
 @dataclass(frozen=True, slots=True)
 class LogOptions:
-    """What `configure_logging` needs: level, format, and what the redactor must know."""
+    """What `configure_logging` needs: level, format, the process's stage, what to redact."""
 
     level: str = "INFO"
     fmt: LogFormat = "json"
     debug_phones: bool = False
     secrets: tuple[str, ...] = ()
+    stage: str | None = None  # of lines that have no stage of their own
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LogOptions:
-        """Options of ``settings``; every `SecretStr` in them is a known secret."""
+    def from_settings(
+        cls, settings: Settings, stage: str | None = None, secrets: tuple[str, ...] = ()
+    ) -> LogOptions:
+        """Options of ``settings``; every `SecretStr` in them, and ``secrets``, are redacted."""
         return cls(
             level=settings.log_level,
             fmt=settings.log_format,
             debug_phones=settings.log_debug_phones,
-            secrets=known_secrets(settings),
+            secrets=secrets_to_replace([*known_secrets(settings), *secrets]),
+            stage=stage,
         )
 
 
-def known_secrets(model: BaseModel) -> tuple[str, ...]:
-    """The values of every `SecretStr` in ``model`` (nested), longest first.
+def early_options(stage: str | None = None, env: Mapping[str, str] = os.environ) -> LogOptions:
+    """Options before settings are loaded: format and level from the environment, if valid.
 
-    Values shorter than 4 characters are left out: replacing them would garble lines.
+    So that even invalid settings are reported as a log line in the format asked for.
     """
-    found: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, SecretStr):
-            secret = value.get_secret_value()
-            if len(secret) >= 4:
-                found.add(secret)
-        elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
-
-    walk(model)
-    return tuple(sorted(found, key=len, reverse=True))
+    fmt = env.get("ADWATCH_LOG_FORMAT", "json")
+    level = env.get("ADWATCH_LOG_LEVEL", "INFO")
+    return LogOptions(
+        level=level if level in LEVELS else "INFO",
+        fmt="console" if fmt == "console" else "json",
+        stage=stage,
+    )
 
 
 def make_handler(options: LogOptions, stream: IO[str] | None = None) -> logging.Handler:
@@ -408,7 +199,7 @@ def make_handler(options: LogOptions, stream: IO[str] | None = None) -> logging.
     handler = logging.StreamHandler(out)
     colors = options.fmt == "console" and bool(getattr(out, "isatty", lambda: False)())
     redactor = Redactor(options.secrets, options.debug_phones)
-    handler.setFormatter(formatter(options.fmt, redactor, colors))
+    handler.setFormatter(formatter(options.fmt, redactor, colors, options.stage))
     return handler
 
 
@@ -428,6 +219,9 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(options.level)
+    for name in QUIET_BELOW_DEBUG:
+        quiet = options.level != "DEBUG"
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     logging.captureWarnings(True)
     structlog.configure(
         processors=[
@@ -482,6 +276,101 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
         name,
         exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
     )
+
+
+# --- long-running commands --------------------------------------------------------------
+
+
+def stray_line(text: str) -> tuple[int, str]:
+    """Level and message of text written to stderr by something other than logging.
+
+    ``error: …`` (the CLI's user-facing errors) and tracebacks are errors, ``warning: …``
+    and anything else warnings; the prefix and terminal colours are left out.
+    """
+    plain = _ANSI.sub("", text).strip()
+    for prefix, level in (("error:", logging.ERROR), ("warning:", logging.WARNING)):
+        if plain.lower().startswith(prefix):
+            return level, plain[len(prefix) :].strip()
+    return (logging.ERROR if plain.startswith("Traceback") else logging.WARNING), plain
+
+
+class StderrLines(io.TextIOBase):
+    """A ``sys.stderr`` that logs what is written to it: a log line per complete write.
+
+    Text up to a newline (a rich print, a ``print(…, file=sys.stderr)``) becomes one line of
+    ``log``. What logging itself writes to stderr meanwhile (its own errors) goes to
+    ``fallback`` as it is, so a broken handler cannot loop.
+    """
+
+    def __init__(self, log: logging.Logger, fallback: IO[str]) -> None:
+        """Log to ``log``; write to ``fallback`` while logging."""
+        super().__init__()
+        self._log = log
+        self._fallback = fallback
+        self._local = threading.local()  # per thread: pending text, inside logging or not
+
+    def writable(self) -> bool:
+        """Always."""
+        return True
+
+    def isatty(self) -> bool:
+        """Never: no colours, no cursor tricks."""
+        return False
+
+    def write(self, text: str) -> int:
+        """Keep ``text``; log what was kept once it ends a line."""
+        if getattr(self._local, "busy", False):
+            return self._fallback.write(text)
+        self._local.pending = getattr(self._local, "pending", "") + text
+        if self._local.pending.endswith("\n"):
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        """Log what this thread wrote since its last line, if anything."""
+        text, self._local.pending = getattr(self._local, "pending", ""), ""
+        if not text.strip():
+            return
+        level, message = stray_line(text)
+        self._local.busy = True
+        try:
+            self._log.log(level, "%s", message)
+        finally:
+            self._local.busy = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLogging:
+    """What `service_logging` yields: the stage of the process and where lines go."""
+
+    stage: str
+    stream: IO[str]
+
+    def configure(self, settings: Settings, secrets: tuple[str, ...] = ()) -> None:
+        """Log as ``settings`` say, redacting their secrets and ``secrets`` (API keys…)."""
+        configure_logging(LogOptions.from_settings(settings, self.stage, secrets), self.stream)
+
+
+@contextmanager
+def service_logging(stage: str) -> Iterator[ServiceLogging]:
+    """Log lines, and nothing else, on stderr for a long-running command.
+
+    Logging starts before settings are loaded (`early_options`), so even invalid settings
+    are a log line; call `ServiceLogging.configure` once they are loaded. Every line of the
+    process without a stage of its own gets ``stage``. Text written to ``sys.stderr``
+    meanwhile (the CLI's error messages) becomes log lines of ``adwatch.stderr``. On exit
+    ``sys.stderr`` is put back; the handler stays, so an exception on its way out is
+    logged too.
+    """
+    service = ServiceLogging(stage, sys.stderr)
+    configure_logging(early_options(stage), service.stream)
+    bridge = StderrLines(logging.getLogger("adwatch.stderr"), service.stream)
+    sys.stderr = bridge
+    try:
+        yield service
+    finally:
+        bridge.flush()
+        sys.stderr = service.stream
 
 
 # --- context: stage and ad key ----------------------------------------------------------

@@ -15,7 +15,6 @@ first one on: even invalid settings are reported as one (JSON unless
 from __future__ import annotations
 
 import logging
-import os
 
 from pipeline import logs
 from pipeline.app import create_app
@@ -68,16 +67,10 @@ def check_partitions(settings: Settings) -> None:
         log.warning("could not check the partitions of the keyed topics: %r", exc)
 
 
-def _early_options() -> logs.LogOptions:
-    """Log options before settings are known: the format from the environment, if valid."""
-    fmt = os.environ.get("ADWATCH_LOG_FORMAT", "json")
-    return logs.LogOptions(fmt="console" if fmt == "console" else "json")
-
-
 try:
     settings = load_settings()
 except SettingsError as exc:
-    logs.configure_logging(_early_options())
+    logs.configure_logging(logs.early_options())
     log.critical("%s", exc)
     raise SystemExit(2) from None
 logs.configure_logging(logs.LogOptions.from_settings(settings))

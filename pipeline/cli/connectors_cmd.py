@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from connectors.base import ConnectorError, Problem
+from connectors.base import ConnectorError
 from connectors.config import ConnectorSpec, load_connectors
 from connectors.producer import BrokerUnreachable
 from connectors.runner import ConnectorStats
 from connectors.service import open_runner
 from connectors.state import SourceState
-from pipeline.cli.common import broker_address, console, fail, say, settings_or_exit, warn
+from pipeline import logs
+from pipeline.cli.common import broker_address, console, fail, say, settings_or_exit
 from pipeline.settings import Settings
+
+log = logging.getLogger("adwatch.connectors")
+STAGE = "connector"  # of every log line of `connectors run`; the runner adds ``source``
 
 connectors_app = typer.Typer(
     help="The sources that publish ads: list them, run them, test a site config.",
@@ -32,7 +40,6 @@ ConfigOpt = Annotated[
         show_default=False,
     ),
 ]
-MAX_SHOWN = 50
 
 
 def _specs(settings: Settings, config: Path | None) -> tuple[list[ConnectorSpec], Path]:
@@ -90,36 +97,52 @@ def run(
         typer.Option(help="broker host:port (default: configured, else a running `adwatch up`)"),
     ] = None,
 ) -> None:
-    """Run connectors, publishing new or changed ads to ads.raw, until Ctrl-C.
+    """Run connectors, publishing new or changed ads to ads.raw, until Ctrl-C or SIGTERM.
 
-    Problems (a page missing a field, an HTTP error, a bad line) are printed as they come
-    and counted; a restart publishes only ads that are new or changed since the last run.
+    Its output is log lines on stderr (`log_format`: JSON by default), problems included (a
+    page missing a field, an HTTP error, a bad line), and at the end a summary on stdout. A
+    restart publishes only ads that are new or changed since the last run.
     """
-    settings = settings_or_exit()
-    specs, base_dir = _specs(settings, config)
-    chosen = _pick(specs, names or [])
-    if not chosen:
-        fail("no enabled connector to run")
-    address = broker_address(bootstrap, settings)
-    stop = threading.Event()
-    shown = [0]
+    with logs.service_logging(STAGE) as service:
+        settings = settings_or_exit()  # its error, like every later one, is a log line
+        service.configure(settings)
+        specs, base_dir = _specs(settings, config)
+        chosen = _pick(specs, names or [])
+        if not chosen:
+            fail("no enabled connector to run")
+        address = broker_address(bootstrap, settings)
+        stop = threading.Event()
+        log.info(
+            "running %s; publishing to %s",
+            ", ".join(spec.name for spec in chosen),
+            address,
+            extra={"connectors": [spec.name for spec in chosen], "broker": address},
+        )
+        try:
+            with open_runner(settings, chosen, base_dir, address) as runner, _stop_on_sigterm(stop):
+                try:
+                    runner.run(stop, until_exhausted=until_done)
+                except KeyboardInterrupt:
+                    stop.set()
+                _summary(runner.stats)
+        except BrokerUnreachable as exc:
+            fail(f"{exc}; is `adwatch up` running? It prints its broker address.", 1)
+        except ConnectorError as exc:
+            fail(str(exc))
 
-    def show(problem: Problem) -> None:
-        shown[0] += 1
-        if shown[0] <= MAX_SHOWN:
-            warn(f"{problem.source}: {problem.describe()}")
 
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (``docker stop``, Kubernetes) stops the run as Ctrl-C does: flushed, closed."""
+
+    def handle(signum: int, frame: object) -> None:
+        stop.set()  # nothing else: logging from a signal handler could interleave lines
+
+    previous = signal.signal(signal.SIGTERM, handle)
     try:
-        with open_runner(settings, chosen, base_dir, address, report=show) as runner:
-            try:
-                runner.run(stop, until_exhausted=until_done)
-            except KeyboardInterrupt:
-                stop.set()
-            _summary(runner.stats)
-    except BrokerUnreachable as exc:
-        fail(f"{exc}\n  is `adwatch up` running? It prints its broker address.", 1)
-    except ConnectorError as exc:
-        fail(str(exc))
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _summary(stats: list[ConnectorStats]) -> None:
@@ -128,6 +151,23 @@ def _summary(stats: list[ConnectorStats]) -> None:
             f"{s.name}: polled {s.polls:,}, returned {s.returned:,}, published {s.published:,}, "
             f"unchanged {s.unchanged:,}, problems {s.problems:,}, errors {s.errors:,}"
             + (" (done)" if s.exhausted else "")
+        )
+        log.info(
+            "stopped: polled %d, published %d, problems %d, errors %d",
+            s.polls,
+            s.published,
+            s.problems,
+            s.errors,
+            extra={
+                "source": s.name,
+                "polls": s.polls,
+                "returned": s.returned,
+                "published": s.published,
+                "unchanged": s.unchanged,
+                "problems": s.problems,
+                "errors": s.errors,
+                "exhausted": s.exhausted,
+            },
         )
 
 

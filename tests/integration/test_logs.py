@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,16 +43,21 @@ BAD = json.dumps(
 REQUIRED = ("timestamp", "level", "logger", "event")
 
 
-def _lines(worker: WorkerProcess) -> list[str]:
-    if not worker.log_path.exists():
+# --- helpers, shared with tests/integration/test_cli_logs.py ------------------------------
+
+
+def log_lines(path: Path) -> list[str]:
+    """The non-empty lines of the log file at ``path`` (none before it exists)."""
+    if not path.exists():
         return []
-    text = worker.log_path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8", errors="replace")
     return [line for line in text.splitlines() if line.strip()]
 
 
-def _parsed(worker: WorkerProcess) -> list[dict[str, Any]]:
+def parsed_so_far(path: Path) -> list[dict[str, Any]]:
+    """The lines of ``path`` that parse as JSON, for waiting on a line to appear."""
     out = []
-    for line in _lines(worker):
+    for line in log_lines(path):
         try:
             out.append(json.loads(line))
         except ValueError:
@@ -59,14 +65,49 @@ def _parsed(worker: WorkerProcess) -> list[dict[str, Any]]:
     return out
 
 
-def _strings(value: Any) -> list[str]:
+def strings(value: Any) -> list[str]:
+    """Every string in a parsed JSON value, nested ones included."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for v in value.values() for s in strings(v)]
     if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
+        return [s for v in value for s in strings(v)]
     return []
+
+
+def assert_json_lines(raw: list[str]) -> list[dict[str, Any]]:
+    """Every line one JSON object with the required fields, UTC timestamp, known level."""
+    lines = [json.loads(line) for line in raw]
+    for line in lines:
+        assert all(field in line for field in REQUIRED), line
+        stamp = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
+        assert line["timestamp"].endswith("Z") and stamp.utcoffset() is not None
+        assert line["level"] in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+    return lines
+
+
+def assert_no_phones(raw: list[str], phones: list[str], spelled: tuple[str, ...] = ()) -> None:
+    """No number of ``phones`` (E.164, US) in any form in the log lines ``raw``.
+
+    Not as digits with or without separators, not as ``555-XXXX``, not written in
+    ``spelled`` words, and not extractable by our own phone extractor from any value.
+    """
+    text = "\n".join(raw)
+    for phone in phones:
+        national = phone[2:]
+        assert phone not in text and national not in text, phone
+        assert f"{national[:3]}-{national[3:6]}-{national[6:]}" not in text, phone
+        assert f"555-{national[6:]}" not in text and f"555 {national[6:]}" not in text, phone
+    for words in spelled:
+        assert words not in text, words
+    for line in (json.loads(line) for line in raw):
+        for value in strings(line):
+            found = {p.e164 for p in extract_phones(value, "US")}
+            assert not found & set(phones), (line, found)
+
+
+# --- the worker ---------------------------------------------------------------------------
 
 
 def test_worker_log_is_json_with_stage_and_ad_key_and_no_phone_numbers(
@@ -90,27 +131,22 @@ def test_worker_log_is_json_with_stage_and_ad_key_and_no_phone_numbers(
     def indexed_lines() -> set[str]:
         return {
             line.get("ad_key", "")
-            for line in _parsed(worker)
+            for line in parsed_so_far(worker.log_path)
             if line.get("stage") == "index" and line["event"].startswith("indexed")
         }
 
     wait_for(lambda: keys <= indexed_lines(), 120, "an 'indexed' line for every ad")
     wait_for(
-        lambda: any(line.get("ad_key") == BAD_KEY for line in _parsed(worker)),
+        lambda: any(line.get("ad_key") == BAD_KEY for line in parsed_so_far(worker.log_path)),
         60,
         "the dead-letter line",
     )
     assert worker.stop() == 0  # graceful: its shutdown lines are in the log too
 
-    raw = _lines(worker)
-    lines = [json.loads(line) for line in raw]  # every line is one JSON object
+    raw = log_lines(worker.log_path)
+    lines = assert_json_lines(raw)  # every line is one JSON object
     assert len(lines) > 50  # faust's and aiokafka's own lines are there, as JSON
     assert {line["logger"].split(".")[0] for line in lines} >= {"adwatch", "faust", "aiokafka"}
-    for line in lines:
-        assert all(field in line for field in REQUIRED), line
-        stamp = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
-        assert line["timestamp"].endswith("Z") and stamp.utcoffset() is not None
-        assert line["level"] in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
     # Each ad: a line per stage it went through, carrying its key.
     for key in keys:
@@ -126,17 +162,8 @@ def test_worker_log_is_json_with_stage_and_ad_key_and_no_phone_numbers(
     assert dead[0]["topic"] == settings.topic(topics.RAW)
 
     # No phone number of these records, in any form, anywhere in the log.
-    text = "\n".join(raw)
     phones = [phone for _, _, phone in ADS] + [BAD_PHONE]
-    for phone in phones:
-        national = phone[2:]
-        assert phone not in text and national not in text
-        assert f"{national[:3]}-{national[3:6]}-{national[6:]}" not in text
-        assert f"555-{national[6:]}" not in text
-    assert "seven zero two five five five" not in text
-    for line in lines:
-        for value in _strings(line):
-            found = {p.e164 for p in extract_phones(value, "US")}
-            assert not found & set(phones), (line, found)
+    assert_no_phones(raw, phones, spelled=("seven zero two five five five",))
     # Nor their text: faust and aiokafka print records at DEBUG, the redactor leaves them out.
+    text = "\n".join(raw)
     assert "Quiet evening company" not in text and "Relaxed dinner dates" not in text

@@ -1,4 +1,4 @@
-"""Structured logs: phones masked, secrets redacted, one valid JSON object per line."""
+"""Structured logs: configuration, formatting and binding (redaction: test_log_redact.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,213 +18,14 @@ from typing import Any
 
 import pytest
 import structlog
-from pydantic import SecretStr
 
 from pipeline import logs
 from pipeline.deadletter_cap import Trip, write_halt
-from pipeline.logs import LogOptions, Redactor, mask_phones, redact_text
-from pipeline.phones import extract_phones
+from pipeline.logs import LogOptions
 from pipeline.settings import SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 REQUIRED = ("timestamp", "level", "logger", "event")
-
-# (as written, its E.164): every style the extractor reads, fictional 555-01XX numbers
-PHONES = [
-    ("702-555-0150", "+17025550150"),
-    ("(702) 555-0151", "+17025550151"),
-    ("+1 (702) 555-0152", "+17025550152"),
-    ("+17025550153", "+17025550153"),
-    ("17025550154", "+17025550154"),
-    ("7025550155", "+17025550155"),
-    ("702.555.0156", "+17025550156"),
-    ("702 555 0157", "+17025550157"),
-    ("1-702-555-0158", "+17025550158"),
-    ("702/555/0159", "+17025550159"),
-    ("[702] 555 0160", "+17025550160"),
-    ("702 - 555 - 0161", "+17025550161"),
-    ("702..555..0162", "+17025550162"),
-    ("702~555~0163", "+17025550163"),
-    ("702**555**0164", "+17025550164"),
-    ("702\n555\n0165", "+17025550165"),
-    ("7 0 2  5 5 5  0 1 6 6", "+17025550166"),
-    ("7O2.555.O167", "+17025550167"),
-    ("seven zero two five five five zero one six eight", "+17025550168"),
-    ("Seven-Zero-Two-Five-Five-Five-Zero-One-Six-Nine", "+17025550169"),
-    ("7zero2 555 01seven0", "+17025550170"),
-    ("⑦⓪②⑤⑤⑤⓪①⑦①", "+17025550171"),
-    ("７０２−５５５−０１７２", "+17025550172"),
-    ("702 5550173", "+17025550173"),
-    ("+44 20 7946 0174", "+442079460174"),
-]
-
-# Text with 7+ digits that is no phone: must stay as it is (ops grep for it).
-NOT_PHONES = [
-    "2026-11-28T07:47:28.123Z",
-    "halted at 2026-11-28T07:47:28+00:00",
-    "2026-11-28 07:47:28,123",
-    "broker 127.0.0.1:43863 and 10.20.30.40",
-    "dead-lettered t5-123456789.ads.raw[3]@155",
-    "offset 1234567 of partition 3",
-    "unix 1764316800 and 1764316800123 ms",
-    "faust-streaming 0.15.3, drift 3.14159265",
-    "wrote 500 ads, 0 rejected in 0.0123s",
-    "TP(topic='t1-123.ads.raw', partition=3) offset=1234567 highwater=7654321",
-    "key demo:000123, band t3:12345678",
-    "time_spent_sleeping=1.000448717000836 since_epoch=2.000123456789012",
-    "ApiVersionResponse_v0(error_code=0, api_versions=[(api_key=18, min_version=0)])",
-    "ApiVersionsResponse(version=4, api_keys=[ApiVersion(version=4, api_key=17)])",
-    "node=bootstrap-0[127.0.0.1:58283] Response 1 (14.123456789012315 ms)",
-    "Response 2 (6.081234567890183 ms)",
-    "topic_id=UUID('01a221b4-1234-5633-a4b2-123456789012')",
-]
-
-
-def digits_of(e164: str) -> str:
-    return e164.lstrip("+")
-
-
-@pytest.mark.parametrize(("written", "e164"), PHONES)
-def test_phones_are_masked_in_every_style(written: str, e164: str) -> None:
-    line = f"dead-lettered: record mentions {written} (stage enrich)"
-    masked = mask_phones(line)
-    assert masked != line
-    assert not [p for p in extract_phones(masked, "US") if p.e164 == e164]
-    national = digits_of(e164)[-10:]
-    assert national not in "".join(ch for ch in masked if ch.isdigit())
-    assert "(stage enrich)" in masked and masked.startswith("dead-lettered: record mentions ")
-
-
-def test_masking_keeps_the_last_two_digits_and_the_shape() -> None:
-    assert mask_phones("call +1 (702) 555-0150 now") == "call +* (***) ***-**50 now"
-    assert mask_phones("phone:+17025550150") == "phone:+*********50"
-    assert mask_phones("['+17025550150', '+17025550151']") == "['+*********50', '+*********51']"
-
-
-@pytest.mark.parametrize("text", NOT_PHONES)
-def test_other_numbers_stay_readable(text: str) -> None:
-    assert mask_phones(text) == text
-    assert redact_text(text) == text
-
-
-def test_a_phone_next_to_a_long_number_is_still_masked() -> None:
-    assert mask_phones("at 1764316800 702-555-0150") == "at 1764316800 ***-***-**50"
-    assert mask_phones("+1 7025550150") == "+1 ********50"
-
-
-def test_mask_digits_hides_all_but_the_last_two() -> None:
-    assert logs.mask_digits("+1 702 555 0150") == "+* *** *** **50"
-    assert logs.mask_digits("5") == "5"
-
-
-@pytest.mark.parametrize(
-    ("text", "secret"),
-    [
-        ("login with password=hunter2x", "hunter2x"),
-        ("smtp_password: 'p4ss-w0rd'", "p4ss-w0rd"),
-        ('{"api_key": "k3y-value"}', "k3y-value"),
-        ("webhook_secret=s3cr3t-hmac", "s3cr3t-hmac"),
-        ("Authorization: Bearer abcdef123456", "abcdef123456"),
-        ("header Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
-        ("https://hook.example/x?token=t0k3n-v&x=1", "t0k3n-v"),
-        ("es at https://elastic:chang3me@es.local:9200/", "chang3me"),
-        ("kafka://user:pa55word@broker:9092", "pa55word"),
-        ("https://hooks.slack.com/services/T000/B000/XXXXsecret", "XXXXsecret"),
-    ],
-)
-def test_secrets_are_redacted(text: str, secret: str) -> None:
-    out = redact_text(text)
-    assert secret not in out
-    assert logs.MASK in out or "***" in out
-
-
-def test_configured_secrets_are_redacted_wherever_they_appear() -> None:
-    out = redact_text("connect failed for xK9-long-api-key-value here", ["xK9-long-api-key-value"])
-    assert out == f"connect failed for {logs.MASK} here"
-
-
-def test_pydantic_input_values_are_not_logged() -> None:
-    message = (
-        "1 validation error for EnrichedAd\nbody\n  Input should be a valid string "
-        "[type=string_type, input_value={'body': 'sweet young thing, call 702 555 0150'}, "
-        "input_type=dict]"
-    )
-    out = redact_text(message)
-    assert "sweet young" not in out and "0150" not in out
-    assert "input_value=<redacted>, input_type=dict]" in out
-
-
-def test_record_values_printed_by_faust_and_aiokafka_are_left_out() -> None:
-    value = b'{"body": "it\'s sunny, call 702 555 0150", "title": "Evening"}'
-    faust_line = f"send: topic='t.ads.enriched' k=b'logs:ad-1' v={value!r} key_serializer=None"
-    aiokafka_line = f"Sending (key=b'phone:+17025550150' value={value!r}) to TopicPartition(3)"
-    assert redact_text(faust_line) == (
-        "send: topic='t.ads.enriched' k=b'logs:ad-1' v=<record> key_serializer=None"
-    )
-    assert redact_text(aiokafka_line) == (
-        "Sending (key=b'phone:+*********50' value=<record>) to TopicPartition(3)"
-    )
-    request = f"ProduceRequest_v7(partitions=[(partition=2, messages=bytearray({value!r}))])"
-    assert redact_text(request) == (
-        "ProduceRequest_v7(partitions=[(partition=2, messages=<record>)])"
-    )
-    dump = repr(b"\x00\x00\x01" * 10 + value)
-    assert redact_text(f"Recv: {dump}") == f"Recv: <bytes: {len(dump)} chars>"
-
-
-def test_ordinary_words_are_not_taken_for_secrets() -> None:
-    text = "Basic authentication failed; 3 keys passed, ad_key demo:1"
-    assert redact_text(text) == text
-    assert (
-        redact_text("password=1234 api_key=123456") == f"password={logs.MASK} api_key={logs.MASK}"
-    )
-
-
-def redact(event: dict[str, Any], method: str = "info", **kw: Any) -> dict[str, Any]:
-    return dict(Redactor(**kw)(None, method, dict(event)))
-
-
-def test_redactor_fields_by_name_and_content() -> None:
-    out = redact(
-        {
-            "event": "sent to +17025550150",
-            "api_key": "abc",
-            "smtp_password": SecretStr("x"),
-            "authorization": "Bearer tok",
-            "phones": ["+17025550150", 7025550151],
-            "body": "long ad text with 702 555 0150",
-            "nested": {"password": "pw", "note": "ring 702.555.0152"},
-            "count": 7025550153,
-            "level": "INFO",
-            "timestamp": "2026-11-28T07:47:28.123Z",
-        }
-    )
-    assert out["event"] == "sent to +*********50"
-    assert out["api_key"] == out["smtp_password"] == out["authorization"] == logs.MASK
-    assert out["phones"] == ["+*********50", "********51"]
-    assert out["body"] == "<30 chars>"
-    assert out["nested"] == {"password": logs.MASK, "note": "ring ***.***.**52"}
-    assert out["count"] == 7025550153  # a number field that is not a phone field stays
-    assert out["level"] == "INFO" and out["timestamp"] == "2026-11-28T07:47:28.123Z"
-
-
-def test_a_value_that_cannot_be_redacted_drops_the_line_not_the_secret() -> None:
-    class Unprintable:
-        def __str__(self) -> str:
-            raise RuntimeError("no str")
-
-    event = {"event": "call 702-555-0150", "obj": Unprintable(), "level": "INFO"}
-    out = redact(event)
-    assert out["event"] == "<line dropped: redaction failed>" and out["level"] == "INFO"
-    assert "0150" not in json.dumps(out, default=str)
-
-
-def test_debug_masks_phones_unless_the_setting_says_otherwise() -> None:
-    event = {"event": "link key phone:+17025550150 password=pw12"}
-    assert "+17025550150" not in redact(event, "debug")["event"]
-    kept = redact(event, "debug", debug_phones=True)["event"]
-    assert "+17025550150" in kept and "pw12" not in kept  # secrets: never
-    assert "+17025550150" not in redact(event, "info", debug_phones=True)["event"]
 
 
 def render(record: logging.LogRecord, options: LogOptions | None = None) -> str:
@@ -298,15 +100,18 @@ def root_logging() -> Iterator[None]:
     """Restore the root logger and structlog after a test that configures them."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    hooks = (sys.excepthook, sys.stderr)
+    quiet = {name: logging.getLogger(name).level for name in logs.QUIET_BELOW_DEBUG}
+    hooks = (sys.excepthook, threading.excepthook, sys.stderr)
     yield
     for h in list(root.handlers):
         root.removeHandler(h)
     for h in handlers:
         root.addHandler(h)
     root.setLevel(level)
+    for name, was in quiet.items():
+        logging.getLogger(name).setLevel(was)
     logging.captureWarnings(False)
-    sys.excepthook, sys.stderr = hooks
+    sys.excepthook, threading.excepthook, sys.stderr = hooks
     structlog.reset_defaults()
 
 
@@ -339,16 +144,6 @@ def test_faust_logging_config_reinstalls_the_handler(
     assert line["logger"] == "faust.worker"
     assert line["event"] == f"connecting with {logs.MASK} to ***-***-**50"
     assert len(logging.getLogger().handlers) == 1
-
-
-def test_known_secrets_come_from_the_settings(isolated_env: Path) -> None:
-    settings = load_settings(
-        kafka={"sasl_password": "kafka-pw-1"},
-        index={"elasticsearch_password": "es-pw-22"},
-        alerts={"smtp_username": "u", "smtp_password": "abc"},
-    )
-    assert logs.known_secrets(settings) == ("kafka-pw-1", "es-pw-22")  # "abc": too short
-    assert LogOptions.from_settings(settings).secrets == ("kafka-pw-1", "es-pw-22")
 
 
 def test_log_settings(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,3 +235,179 @@ def test_dict_config_keeps_existing_loggers(isolated_env: Path) -> None:
     assert config["disable_existing_loggers"] is False
     assert config["root"]["handlers"] == ["adwatch"]
     assert callable(config["handlers"]["adwatch"]["()"])
+
+
+# --- the process's stage, noise, early options ---------------------------------------------
+
+
+def test_a_process_stage_fills_in_lines_without_one() -> None:
+    options = LogOptions(stage="connector")
+    plain = json.loads(render(record("kafka.producer", logging.INFO, "connected"), options))
+    own = record("connectors.runner", logging.WARNING, "bad", stage="connector", source="shop")
+    other = record("adwatch.app", logging.INFO, "x", stage="index")
+    assert plain["stage"] == "connector"
+    assert list(json.loads(render(own, options)))[:5] == [
+        "timestamp",
+        "level",
+        "logger",
+        "stage",
+        "source",
+    ]
+    assert json.loads(render(other, options))["stage"] == "index"  # a line's own stage wins
+    assert "stage" not in json.loads(render(record("kafka", logging.INFO, "x")))
+
+
+def test_a_stage_bound_in_the_task_wins_over_the_process_stage(root_logging: None) -> None:
+    stream = io.StringIO()
+    logs.configure_logging(LogOptions(stage="api"), stream, hooks=False)
+
+    async def agent() -> None:
+        logs.bind_stage("notify")
+        logging.getLogger("adwatch.alerts").info("in a task")
+
+    asyncio.run(agent())
+    logging.getLogger("uvicorn.error").info("outside")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["event"], line["stage"]) for line in lines] == [
+        ("in a task", "notify"),
+        ("outside", "api"),
+    ]
+
+
+def test_terminal_copies_of_the_message_are_left_out() -> None:
+    rec = record("uvicorn.error", logging.INFO, "Started", color_message="\x1b[36mStarted\x1b[0m")
+    line = json.loads(render(rec))
+    assert line["event"] == "Started" and "color_message" not in line
+
+
+@pytest.mark.parametrize(
+    ("env", "level", "fmt"),
+    [
+        ({}, "INFO", "json"),
+        ({"ADWATCH_LOG_FORMAT": "console", "ADWATCH_LOG_LEVEL": "DEBUG"}, "DEBUG", "console"),
+        ({"ADWATCH_LOG_FORMAT": "xml", "ADWATCH_LOG_LEVEL": "loud"}, "INFO", "json"),
+    ],
+)
+def test_early_options_take_what_is_valid_in_the_environment(
+    env: dict[str, str], level: str, fmt: str
+) -> None:
+    options = logs.early_options("connector", env)
+    assert (options.level, options.fmt, options.stage) == (level, fmt, "connector")
+    assert options.secrets == ()
+
+
+def test_httpx_request_lines_only_at_debug(root_logging: None) -> None:
+    stream = io.StringIO()
+    logs.configure_logging(LogOptions(level="INFO"), stream, hooks=False)
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:1/ad/1.html")
+    logging.getLogger("httpx").warning("a warning still shows")
+    logs.configure_logging(LogOptions(level="DEBUG"), stream, hooks=False)
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:1/ad/2.html")
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert events == ["a warning still shows", "HTTP Request: GET http://127.0.0.1:1/ad/2.html"]
+
+
+# --- text written to stderr -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "message"),
+    [
+        ("error: no broker address: set X\n", logging.ERROR, "no broker address: set X"),
+        ("\x1b[1;31merror:\x1b[0m bad --keys\n", logging.ERROR, "bad --keys"),
+        ("Warning: deprecated option\n", logging.WARNING, "deprecated option"),
+        (
+            "Traceback (most recent call last):\n",
+            logging.ERROR,
+            "Traceback (most recent call last):",
+        ),
+        ("something a library printed", logging.WARNING, "something a library printed"),
+    ],
+)
+def test_stray_lines_get_a_level(text: str, level: int, message: str) -> None:
+    assert logs.stray_line(text) == (level, message)
+
+
+def bridge() -> tuple[logs.StderrLines, io.StringIO, io.StringIO]:
+    """A StderrLines logging to its own logger and handler, and its fallback stream."""
+    out, fallback = io.StringIO(), io.StringIO()
+    log = logging.getLogger(f"adwatch.test.stderr.{id(out)}")
+    log.propagate = False
+    log.addHandler(logs.make_handler(LogOptions(stage="api"), out))
+    return logs.StderrLines(log, fallback), out, fallback
+
+
+def test_each_complete_write_becomes_one_log_line() -> None:
+    stderr, out, fallback = bridge()
+    print("error: cannot read keys.yaml", file=stderr)  # two writes: text, then newline
+    stderr.write("error: first line\n  and the hint under it\n")  # one write: one line
+    stderr.write("no newline yet")
+    assert len(out.getvalue().splitlines()) == 2
+    stderr.flush()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["level"], line["event"]) for line in lines] == [
+        ("ERROR", "cannot read keys.yaml"),
+        ("ERROR", "first line\n  and the hint under it"),
+        ("WARNING", "no newline yet"),
+    ]
+    assert all(line["stage"] == "api" for line in lines) and fallback.getvalue() == ""
+    assert not stderr.isatty()
+
+
+def test_stray_lines_are_redacted_like_any_line() -> None:
+    stderr, out, _ = bridge()
+    stderr.write("warning: retrying https://user:pw-1234@es:9200 for 702-555-0150\n")
+    event = json.loads(out.getvalue())["event"]
+    assert "pw-1234" not in event and "0150" not in event and "***-***-**50" in event
+
+
+def test_what_logging_writes_to_stderr_goes_to_the_fallback() -> None:
+    """A handler that fails makes logging print its error to stderr: that must not loop."""
+    fallback = io.StringIO()
+    log = logging.getLogger("adwatch.test.stderr.broken")
+    log.propagate = False
+
+    class Broken(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                raise OSError("disk full")
+            except OSError:
+                self.handleError(record)  # prints "--- Logging error ---" to sys.stderr
+
+    log.addHandler(Broken())
+    stderr = logs.StderrLines(log, fallback)
+    real = sys.stderr
+    sys.stderr = stderr
+    try:
+        stderr.write("error: something\n")
+    finally:
+        sys.stderr = real
+    assert "--- Logging error ---" in fallback.getvalue() and "disk full" in fallback.getvalue()
+
+
+def test_service_logging_makes_stderr_log_lines_and_puts_it_back(
+    root_logging: None, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    real = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", real)
+    monkeypatch.setenv("ADWATCH_LOG_LEVEL", "DEBUG")
+    with logs.service_logging("connector") as service:
+        inside: object = sys.stderr
+        assert isinstance(inside, logs.StderrLines)
+        logging.getLogger("kafka.conn").debug("early, at the environment's level")
+        print("error: invalid settings", file=sys.stderr)
+        monkeypatch.setenv("ADWATCH_LOG_LEVEL", "INFO")
+        service.configure(load_settings(kafka={"sasl_password": "sasl-pw-0001"}))
+        logging.getLogger("kafka.conn").debug("not at INFO")
+        logging.getLogger("kafka.conn").info("auth with sasl-pw-0001")
+        sys.stderr.write("half a line")
+    assert sys.stderr is real
+    lines = [json.loads(line) for line in real.getvalue().splitlines()]
+    assert [(line["logger"], line["level"], line["event"]) for line in lines] == [
+        ("kafka.conn", "DEBUG", "early, at the environment's level"),
+        ("adwatch.stderr", "ERROR", "invalid settings"),
+        ("kafka.conn", "INFO", f"auth with {logs.MASK}"),
+        ("adwatch.stderr", "WARNING", "half a line"),  # flushed on the way out
+    ]
+    assert all(line["stage"] == "connector" for line in lines)
+    assert sys.excepthook.__module__ == "pipeline.logs"  # an uncaught exception: a log line
