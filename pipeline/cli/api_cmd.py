@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 
-from pipeline import logs
 from pipeline.alerts.api import ApiKeys, create_api
 from pipeline.alerts.store import StoreError, SubscriptionStore, ensure_subscription_topic
 from pipeline.cli.common import broker_address, fail, settings_or_exit
+from pipeline.log_service import service_logging
 
 log = logging.getLogger("adwatch.api")
 STAGE = "api"
@@ -61,7 +61,7 @@ def api(
     """
     import uvicorn
 
-    with logs.service_logging(STAGE) as service:
+    with service_logging(STAGE) as service:
         try:
             api_keys = ApiKeys.load(keys)
         except ValueError as exc:

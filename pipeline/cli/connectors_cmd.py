@@ -19,8 +19,8 @@ from connectors.producer import BrokerUnreachable
 from connectors.runner import ConnectorStats
 from connectors.service import open_runner
 from connectors.state import SourceState
-from pipeline import logs
 from pipeline.cli.common import broker_address, console, fail, say, settings_or_exit
+from pipeline.log_service import service_logging
 from pipeline.settings import Settings
 
 log = logging.getLogger("adwatch.connectors")
@@ -103,7 +103,7 @@ def run(
     page missing a field, an HTTP error, a bad line), and at the end a summary on stdout. A
     restart publishes only ads that are new or changed since the last run.
     """
-    with logs.service_logging(STAGE) as service:
+    with service_logging(STAGE) as service:
         settings = settings_or_exit()  # its error, like every later one, is a log line
         service.configure(settings)
         specs, base_dir = _specs(settings, config)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import structlog
 
-from pipeline import logs
+from pipeline import log_service, logs
 from pipeline.deadletter_cap import Trip, write_halt
 from pipeline.logs import LogOptions
 from pipeline.settings import SettingsError, load_settings
@@ -325,16 +325,16 @@ def test_httpx_request_lines_only_at_debug(root_logging: None) -> None:
     ],
 )
 def test_stray_lines_get_a_level(text: str, level: int, message: str) -> None:
-    assert logs.stray_line(text) == (level, message)
+    assert log_service.stray_line(text) == (level, message)
 
 
-def bridge() -> tuple[logs.StderrLines, io.StringIO, io.StringIO]:
+def bridge() -> tuple[log_service.StderrLines, io.StringIO, io.StringIO]:
     """A StderrLines logging to its own logger and handler, and its fallback stream."""
     out, fallback = io.StringIO(), io.StringIO()
     log = logging.getLogger(f"adwatch.test.stderr.{id(out)}")
     log.propagate = False
     log.addHandler(logs.make_handler(LogOptions(stage="api"), out))
-    return logs.StderrLines(log, fallback), out, fallback
+    return log_service.StderrLines(log, fallback), out, fallback
 
 
 def test_each_complete_write_becomes_one_log_line() -> None:
@@ -375,7 +375,7 @@ def test_what_logging_writes_to_stderr_goes_to_the_fallback() -> None:
                 self.handleError(record)  # prints "--- Logging error ---" to sys.stderr
 
     log.addHandler(Broken())
-    stderr = logs.StderrLines(log, fallback)
+    stderr = log_service.StderrLines(log, fallback)
     real = sys.stderr
     sys.stderr = stderr
     try:
@@ -391,9 +391,9 @@ def test_service_logging_makes_stderr_log_lines_and_puts_it_back(
     real = io.StringIO()
     monkeypatch.setattr(sys, "stderr", real)
     monkeypatch.setenv("ADWATCH_LOG_LEVEL", "DEBUG")
-    with logs.service_logging("connector") as service:
+    with log_service.service_logging("connector") as service:
         inside: object = sys.stderr
-        assert isinstance(inside, logs.StderrLines)
+        assert isinstance(inside, log_service.StderrLines)
         logging.getLogger("kafka.conn").debug("early, at the environment's level")
         print("error: invalid settings", file=sys.stderr)
         monkeypatch.setenv("ADWATCH_LOG_LEVEL", "INFO")
