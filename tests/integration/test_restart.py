@@ -14,6 +14,7 @@ from pipeline.settings import Settings
 from pipeline.sinks.sqlite import SQLiteIndex
 from pipeline.supervisor import WorkerProcess
 from schemas import RawAd, SearchQuery
+from tests.fixtures.stream_evidence import where
 from tests.integration.conftest import index_count, wait_for
 
 pytestmark = pytest.mark.integration
@@ -53,12 +54,27 @@ def publish_slowly(settings: Settings, ads: list[RawAd], per_second: float) -> t
     return thread
 
 
-def missing_report(settings: Settings, ads: list[RawAd]) -> str:
-    """Which ads the index lacks, for the failure message (CI keeps nothing else)."""
+def missing_report(settings: Settings, ads: list[RawAd], worker: WorkerProcess) -> str:
+    """Which ads the index lacks and where they are, for the failure message (CI keeps
+    nothing else): still coming (slow) or stuck, their offsets on every topic, the group's
+    committed offsets, and the worker's warnings and errors."""
+    before = index_count(settings)
+    time.sleep(30)
+    after = index_count(settings)
     with SQLiteIndex.open(settings.index_path, create=False) as idx:
         have = {ad.key for ad in idx.search(SearchQuery(sources=["restart"], limit=10_000))}
     missing = [ad.key for ad in ads if ad.key not in have]  # in publish order
-    return f"{len(missing)} of {len(ads)} not indexed, e.g. {missing[:20]}"
+    problems = [
+        line
+        for line in worker.log_path.read_text(errors="replace").splitlines()
+        if '"WARNING"' in line or '"ERROR"' in line or '"CRITICAL"' in line
+    ]
+    return (
+        f"{len(missing)} of {len(ads)} not indexed, e.g. {missing[:20]}; indexed "
+        f"{before} then {after} 30 s later (worker alive: {worker.alive})\n"
+        f"{where(settings, set(missing))}\nworker warnings and errors (last 15 of "
+        f"{len(problems)}):\n" + "\n".join(problems[-15:])
+    )
 
 
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
@@ -86,7 +102,7 @@ def test_worker_restart_mid_stream_loses_and_duplicates_nothing(
     try:
         wait_for(lambda: index_count(settings) >= N_ADS, 180, f"all {N_ADS} ads indexed")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; {missing_report(settings, ads)}") from None
+        raise AssertionError(f"{exc}; {missing_report(settings, ads, worker)}") from None
     time.sleep(2)  # a redelivered tail (after SIGKILL) must not add rows either
 
     with SQLiteIndex.open(settings.index_path, create=False) as idx:
