@@ -33,8 +33,10 @@ consumer a record above one it has not yet made readable.
   handed on, emptied away, and the batch they came in then moved the read offset past the
   seek, so their second fetch was dropped as already read (a restarted worker lost 23 link
   hops this way: they sat in a buffer when it was emptied). A record fetched before that
-  point is left unread: the seek, or a seek back to it, fetches it again. A seek while a
-  record is being handed on keeps the read offset the seek set.
+  point is left unread: the seek, a seek back to it, or (for one fetched while the seek
+  was under way, after its own partition's seek) a seek back once the consumer is ready
+  fetches it again. A seek while a record is being handed on keeps the read offset the
+  seek set.
 
 Everything else is faust's code as released (see ``faust/transport/consumer.py``).
 """
@@ -63,6 +65,7 @@ _APPLIED = "_adwatch_refetch_applied"
 _SOUGHT_GEN = "_adwatch_sought_generation"
 _READY_GEN = "_adwatch_ready_generation"
 _SEEKS = "_adwatch_seeks"
+_HELD = "_adwatch_held"  # per consumer: {tp: (generation, lowest offset held back)}
 
 
 def apply() -> None:
@@ -173,6 +176,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(flag_consumer_fetching)
+            if getattr(self, _HELD, None) and is_ready(self):
+                await _release_held(self)
             ait = getmany(timeout=1.0)
             await self.sleep(0)
             sought: set[TP] = set()  # seek at most once per partition per fetch
@@ -186,8 +191,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                     acked = acks_enabled_for(message.topic)
                     if acked and not is_ready(self):
                         # fetched before this generation's seek to the committed offsets
-                        # took effect: the seek fetches it again, or after the seek, this
-                        # seek back to it does
+                        # took effect: after the seek, this seek back to it fetches it
+                        # again; during the seek, `_release_held` does once it is ready
+                        _note_held(self, tp, offset)
                         if has_sought(self) and tp not in sought:
                             sought.add(tp)
                             await _seek_back(self, tp, offset)
@@ -243,6 +249,35 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
         raise
     finally:
         unset_flag(flag_consumer_fetching)
+
+
+def _note_held(consumer: Any, tp: TP, offset: int) -> None:
+    """Remember the lowest offset of ``tp`` held back in this generation."""
+    held: dict[TP, tuple[int, int]] = getattr(consumer, _HELD, None) or {}
+    generation = consumer.app.consumer_generation_id
+    before = held.get(tp)
+    if before is None or before[0] != generation or offset < before[1]:
+        held[tp] = (generation, offset)
+    setattr(consumer, _HELD, held)
+
+
+async def _release_held(consumer: Any) -> None:
+    """Once ready, fetch again every record held back in this generation and not read since.
+
+    A record fetched after its partition was sought but before the whole seek was done
+    (it seeks partition by partition, asking the broker for each committed offset) is
+    held, and no seek follows that fetches it again: without this, the partition waited
+    for its next record to notice the gap, for ever if none came (a restart test lost
+    the last ads of a partition this way).
+    """
+    held: dict[TP, tuple[int, int]] = getattr(consumer, _HELD, None) or {}
+    setattr(consumer, _HELD, {})
+    generation = consumer.app.consumer_generation_id
+    for tp, (held_in, offset) in held.items():
+        read = consumer._read_offset.get(tp)
+        if held_in == generation and (read is None or offset > read):
+            log.info("%s: re-reading from %d, fetched while the seek was under way", tp, offset)
+            await _seek_back(consumer, tp, offset)
 
 
 async def _seek_back(consumer: Any, tp: TP, offset: int) -> None:

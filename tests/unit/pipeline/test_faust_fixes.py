@@ -167,6 +167,52 @@ def test_a_record_fetched_after_the_seek_but_before_the_flow_resumed_is_read_aga
     assert handed == [5, 6, 7, 8]
 
 
+def test_a_record_fetched_during_the_seek_after_its_partitions_seek_is_read_again() -> None:
+    """The restart that left a partition's last ads unread: the seek to the committed
+    offsets goes partition by partition, and a partition already at its committed offset
+    fetched its records while the others were still being sought. They were held, no seek
+    followed to fetch them again, and with no later record the partition waited for ever."""
+    faust_fixes.apply()
+    cls: Any = faust_consumer.Consumer
+    broker, handed = Broker(last=8), list[int]()
+    broker.position = 4  # the committed offset: its seek changes nothing
+    consumer, fetcher = make_consumer(broker, handed, ready=False)
+    consumer._read_offset = defaultdict(lambda: None)
+
+    async def sought_already() -> dict[TP, int | None]:
+        return {PART: 4}  # the partition's own seek was done before the first fetch
+
+    consumer.seek_to_committed = sought_already
+
+    async def seek_and_resume() -> None:
+        await cls.perform_seek(consumer)
+        cls.resume_flow(consumer)
+
+    broker.before_fetch[2] = seek_and_resume
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert broker.seeks == [4]  # once ready, back to the lowest record held
+    assert handed == [4, 5, 6, 7, 8]
+
+
+def test_only_records_held_in_this_generation_and_not_read_since_are_sought_back_to() -> None:
+    faust_fixes.apply()
+    broker = Broker(last=8)
+    consumer, _ = make_consumer(broker, [], ready=True)
+    for offset in (6, 4, 7):
+        faust_fixes._note_held(consumer, PART, offset)
+    assert consumer._adwatch_held == {PART: (1, 4)}  # the lowest
+    consumer._read_offset[PART] = 5  # 4 and 5 were read meanwhile (a seek back came first)
+    asyncio.run(faust_fixes._release_held(consumer))
+    assert broker.seeks == [] and consumer._adwatch_held == {}
+    faust_fixes._note_held(consumer, PART, 6)
+    consumer.app.consumer_generation_id = 2  # a rebalance: its own seek covers the partition
+    asyncio.run(faust_fixes._release_held(consumer))
+    assert broker.seeks == []
+    faust_fixes._note_held(consumer, PART, 7)
+    asyncio.run(faust_fixes._release_held(consumer))
+    assert broker.seeks == [7]
+
+
 def test_a_stop_of_the_flow_holds_records_until_the_next_seek() -> None:
     faust_fixes.apply()
     cls: Any = faust_consumer.Consumer
